@@ -1,0 +1,305 @@
+"""The drill plan: a TOML file saying what to restore, where, and the objectives, validated on load.
+
+Every error names the file, the dotted field and the expected form, and is a PlanError (exit code 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from spdrill.duration import EXPECTED_FORM as DURATION_FORM
+from spdrill.duration import parse_duration
+from spdrill.errors import PlanError
+
+T = TypeVar("T")
+
+TARGET_KINDS = ("local", "attach", "docker", "ssh")
+ACTOR_RE = re.compile(r"^[ft]0\d+$")
+CHALLENGE_WINDOW_S = 30 * 60  # WPoStChallengeWindow = 60 epochs of 30 s
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One `[[restore.source]]`: the table handed to the snapshot source, and where it lands in the workspace."""
+
+    table: Mapping[str, Any]
+    mount: str
+    where: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of a restore point lie inside the workspace (globs pick the newest match)."""
+
+    daemon_repo: str = "lotus"
+    miner_repo: str = "lotus-miner"
+    chain_snapshot: str = "chain/*.car*"
+    miner_backup: str = "backups/*.cbor"
+    storage_remap: bool = True
+
+
+@dataclass(frozen=True)
+class RestoreSpec:
+    """The restore points of a drill: one or more sources forming a snapshot set."""
+
+    sources: tuple[SourceSpec, ...]
+    window: float
+    layout: Layout
+
+
+@dataclass(frozen=True)
+class Ports:
+    """API ports of the standby; 0 picks a free port (the default, so drills never collide)."""
+
+    daemon: int = 0
+    miner: int = 0
+    worker: int = 0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Upper bounds of each wait, in seconds; a phase that exceeds its bound fails."""
+
+    start: float = 120.0
+    import_chain: float = 3 * 3600.0
+    sync: float = 4 * 3600.0
+    post: float = CHALLENGE_WINDOW_S * 1.0
+
+
+@dataclass(frozen=True)
+class StandbySpec:
+    """How to start the standby's three roles."""
+
+    bindir: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    daemon_args: tuple[str, ...] = ()
+    miner_args: tuple[str, ...] = ()
+    worker_args: tuple[str, ...] = ()
+    ports: Ports = Ports()
+    timeouts: Timeouts = Timeouts()
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Where the standby runs, with that target's own options."""
+
+    kind: str = "local"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """What a passing drill must meet."""
+
+    rto: float = 4 * 3600.0
+    rpo: float = 24 * 3600.0
+    post_margin: float = 10 * 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated drill plan."""
+
+    source: str
+    digest: str
+    name: str
+    actor: str
+    restore: RestoreSpec
+    target: TargetSpec
+    standby: StandbySpec
+    objectives: Objectives
+    reports: Path
+
+
+class _Reader:
+    """Takes typed values out of TOML tables, remembering the file for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> PlanError:
+        return PlanError(message, source=self.source, field=where)
+
+    def table(self, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(_join(where, key), f"expected a table ([{_join(where, key)}]), found {_tname(value)}")
+        return value
+
+    def get(self, t: Mapping[str, Any], key: str, where: str, kind: type[T], default: T) -> T:
+        if key not in t:
+            return default
+        value = t[key]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]
+        if not ok:
+            raise self.fail(_join(where, key), f"expected {_kname(kind)}, found {_tname(value)} {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    def duration(self, t: Mapping[str, Any], key: str, where: str, default: float) -> float:
+        if key not in t:
+            return default
+        value = t[key]
+        if not isinstance(value, str):
+            raise self.fail(_join(where, key), f"expected {DURATION_FORM}, found {_tname(value)} {value!r}")
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise self.fail(_join(where, key), str(exc)) from None
+        if seconds <= 0:
+            raise self.fail(_join(where, key), f"expected a positive duration, found {value!r}")
+        return seconds
+
+    def strings(self, t: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = t.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(_join(where, key), f"expected a list of strings, found {value!r}")
+        return tuple(value)
+
+    def port(self, t: Mapping[str, Any], key: str, where: str) -> int:
+        value = self.get(t, key, where, int, 0)
+        if not 0 <= value <= 65535:
+            raise self.fail(_join(where, key), f"expected a TCP port 1-65535, or 0 for a free one, found {value}")
+        return value
+
+    def known(self, t: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        for key in t:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(_join(where, key), f"unknown key; expected one of: {hint}")
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _tname(value: object) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _kname(kind: type) -> str:
+    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(kind, kind.__name__)
+
+
+SourceValidator = Callable[[Mapping[str, Any], str], None]
+
+
+def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = None,
+               validate_source: SourceValidator | None = None) -> Plan:
+    """Parse and validate plan text; `validate_source` checks each restore source table (snapshots package)."""
+    r = _Reader(source)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"not valid TOML: {exc}", source=source) from None
+    r.known(doc, "", {"drill", "objectives", "restore", "target", "standby", "reports"})
+    base = base_dir or Path.cwd()
+
+    d = r.table(doc, "drill", "")
+    r.known(d, "drill", {"name", "actor"})
+    actor = r.get(d, "actor", "drill", str, "")
+    if not ACTOR_RE.match(actor):
+        raise r.fail("drill.actor", f"expected the miner's ID address like \"f01234\", found {actor!r}")
+    name = r.get(d, "name", "drill", str, f"drill-{actor}")
+
+    o = r.table(doc, "objectives", "")
+    r.known(o, "objectives", {"rto", "rpo", "post_margin"})
+    objectives = Objectives(
+        rto=r.duration(o, "rto", "objectives", Objectives.rto),
+        rpo=r.duration(o, "rpo", "objectives", Objectives.rpo),
+        post_margin=r.duration(o, "post_margin", "objectives", Objectives.post_margin),
+    )
+    if objectives.post_margin >= CHALLENGE_WINDOW_S:
+        raise r.fail("objectives.post_margin", "expected less than the 30m challenge window, found "
+                     f"{objectives.post_margin:.0f}s")
+
+    restore = _restore(r, r.table(doc, "restore", ""), validate_source)
+    target = _target(r, r.table(doc, "target", ""))
+    standby = _standby(r, r.table(doc, "standby", ""))
+
+    rep = r.table(doc, "reports", "")
+    r.known(rep, "reports", {"dir"})
+    reports = Path(r.get(rep, "dir", "reports", str, "reports"))
+    if not reports.is_absolute():
+        reports = base / reports
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
+                standby=standby, objectives=objectives, reports=reports)
+
+
+def _restore(r: _Reader, t: Mapping[str, Any], validate_source: SourceValidator | None) -> RestoreSpec:
+    r.known(t, "restore", {"window", "source", "layout"})
+    raw = t.get("source", [])
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise r.fail("restore.source", "expected one or more [[restore.source]] tables")
+    sources = []
+    for i, s in enumerate(raw):
+        where = f"restore.source[{i}]"
+        mount = s.get("mount", ".")
+        if not isinstance(mount, str) or mount.startswith("/") or ".." in Path(mount).parts:
+            raise r.fail(f"{where}.mount", f"expected a relative folder inside the workspace, found {mount!r}")
+        table = {k: v for k, v in s.items() if k != "mount"}
+        if "kind" not in table:
+            raise r.fail(f"{where}.kind", 'missing; expected "directory", "zfs" or "btrfs"')
+        if validate_source is not None:
+            validate_source(table, where)
+        sources.append(SourceSpec(table=table, mount=mount, where=where))
+    mounts = [s.mount for s in sources]
+    if len(set(mounts)) != len(mounts):
+        raise r.fail("restore.source", f"two sources share a mount point: {mounts}")
+    lt = r.table(t, "layout", "restore")
+    r.known(lt, "restore.layout", set(Layout.__dataclass_fields__))
+    layout = Layout(**{k: r.get(lt, k, "restore.layout", type(getattr(Layout(), k)), getattr(Layout(), k))
+                       for k in Layout.__dataclass_fields__})
+    return RestoreSpec(sources=tuple(sources), window=r.duration(t, "window", "restore", 3600.0), layout=layout)
+
+
+def _target(r: _Reader, t: Mapping[str, Any]) -> TargetSpec:
+    kind = r.get(t, "kind", "target", str, "local")
+    if kind not in TARGET_KINDS:
+        raise r.fail("target.kind", f"expected one of {', '.join(TARGET_KINDS)}, found {kind!r}")
+    r.known(t, "target", {"kind", *TARGET_KINDS})
+    for other in TARGET_KINDS:
+        r.table(t, other, "target")
+    return TargetSpec(kind=kind, options=dict(t.get(kind, {})))
+
+
+def _standby(r: _Reader, t: Mapping[str, Any]) -> StandbySpec:
+    r.known(t, "standby", {"bindir", "env", "daemon_args", "miner_args", "worker_args", "ports", "timeouts"})
+    env = r.table(t, "env", "standby")
+    for k, v in env.items():
+        if not isinstance(v, str):
+            raise r.fail(f"standby.env.{k}", f"expected a string, found {_tname(v)} {v!r}")
+    p = r.table(t, "ports", "standby")
+    r.known(p, "standby.ports", {"daemon", "miner", "worker"})
+    ports = Ports(*(r.port(p, k, "standby.ports") for k in ("daemon", "miner", "worker")))
+    to = r.table(t, "timeouts", "standby")
+    r.known(to, "standby.timeouts", set(Timeouts.__dataclass_fields__))
+    timeouts = Timeouts(**{k: r.duration(to, k, "standby.timeouts", getattr(Timeouts(), k))
+                           for k in Timeouts.__dataclass_fields__})
+    bindir = r.get(t, "bindir", "standby", str, "") or None
+    return StandbySpec(bindir=bindir, env=dict(env), daemon_args=r.strings(t, "daemon_args", "standby"),
+                       miner_args=r.strings(t, "miner_args", "standby"),
+                       worker_args=r.strings(t, "worker_args", "standby"), ports=ports, timeouts=timeouts)
+
+
+def load_plan(path: Path, *, validate_source: SourceValidator | None = None) -> Plan:
+    """Read and validate a plan file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError("no such file; pass an existing plan (see `spdrill plan example`)",
+                        source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read the plan: {exc.__class__.__name__}", source=str(path)) from None
+    return parse_plan(text, source=str(path), base_dir=path.parent.resolve(), validate_source=validate_source)
