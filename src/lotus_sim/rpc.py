@@ -1,0 +1,180 @@
+"""JSON-RPC 2.0 over HTTP POST as go-jsonrpc serves Lotus: Bearer-JWT permissions, HTTP 500 on errors."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from lotus_sim.perms import ALL_PERMISSIONS, missing_permission_text
+
+__all__ = ["Api", "RpcError", "RpcServer", "Unauthorized"]
+
+# go-jsonrpc's codes: a method's own error is code 1; the rest are JSON-RPC 2.0's standard codes.
+CODE_METHOD_ERROR = 1
+CODE_PARSE = -32700
+CODE_INVALID_REQUEST = -32600
+CODE_NOT_FOUND = -32601
+CODE_PARAMS = -32602
+
+# Anonymous callers get read, as in Lotus's DefaultPerms.
+DEFAULT_ALLOW = ("read",)
+
+
+class RpcError(Exception):
+    """An error a method returns to its caller as a JSON-RPC error object."""
+
+    def __init__(self, message: str, code: int = CODE_METHOD_ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Unauthorized(Exception):
+    """A token the server rejects: the request gets HTTP 401 and no body."""
+
+
+@dataclass
+class Api:
+    """One RPC namespace: handlers by bare method name (without `Filecoin.`) and their permissions."""
+
+    methods: dict[str, Callable[..., Any]]
+    perms: Mapping[str, str]
+    _signatures: dict[str, inspect.Signature] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(self.methods) - set(self.perms))
+        if missing:
+            raise ValueError(f"methods without a permission entry: {missing}")
+        self._signatures = {name: inspect.signature(fn) for name, fn in self.methods.items()}
+
+    def dispatch(self, full_name: str, params: list[Any], allow: tuple[str, ...]) -> Any:
+        """Run one call after the name, permission and arity checks go-jsonrpc makes."""
+        name = full_name.removeprefix("Filecoin.")
+        fn = self.methods.get(name)
+        if fn is None or not full_name.startswith("Filecoin."):
+            raise RpcError(f"method '{full_name}' not found", CODE_NOT_FOUND)
+        need = self.perms[name]
+        if need not in allow:
+            raise RpcError(missing_permission_text(name, need))
+        sig = self._signatures[name]
+        if len(params) != len(sig.parameters):
+            counts = f"{len(params)} != {len(sig.parameters)}"
+            raise RpcError(f"wrong param count (method '{full_name}'): {counts}", CODE_PARAMS)
+        return fn(*params)
+
+
+Authorize = Callable[[str], list[str]]
+GetRoute = Callable[[], tuple[int, str]]
+
+
+class RpcServer:
+    """A threaded HTTP server for RPC paths (`/rpc/v0` ...) and plain GET routes (`/health/livez` ...)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        apis: Mapping[str, Api],
+        authorize: Authorize,
+        get_routes: Mapping[str, GetRoute] | None = None,
+    ) -> None:
+        self.apis = dict(apis)
+        self.authorize = authorize
+        self.get_routes = dict(get_routes or {})
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound (useful when asked for port 0)."""
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="rpc", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def handle_rpc(self, path: str, auth_header: str | None, body: bytes) -> tuple[int, bytes]:
+        """Answer one POST: the HTTP status and body."""
+        api = self.apis.get(path)
+        if api is None:
+            return 404, b"404 page not found\n"
+        allow: tuple[str, ...] = DEFAULT_ALLOW
+        if auth_header:
+            if not auth_header.startswith("Bearer "):
+                return 401, b""
+            try:
+                granted = self.authorize(auth_header.removeprefix("Bearer "))
+            except Unauthorized:
+                return 401, b""
+            allow = tuple(p for p in granted if p in ALL_PERMISSIONS)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return 500, _error_body(None, CODE_PARSE, "Parse error")
+        if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+            return 500, _error_body(None, CODE_INVALID_REQUEST, "Invalid request")
+        req_id = request.get("id")
+        params = request.get("params", [])
+        if params is None:
+            params = []
+        if not isinstance(params, list):
+            return 500, _error_body(req_id, CODE_PARAMS, "params must be an array")
+        try:
+            result = api.dispatch(request["method"], params, allow)
+        except RpcError as exc:
+            return 500, _error_body(req_id, exc.code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the server thread
+            print(f"lotus-sim: {request['method']} failed: {exc!r}", file=sys.stderr)
+            return 500, _error_body(req_id, CODE_METHOD_ERROR, f"internal error: {exc}")
+        payload = {"jsonrpc": "2.0", "id": req_id, "result": result}
+        return 200, json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _error_body(req_id: Any, code: int, message: str) -> bytes:
+    body = {"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": message}}
+    return json.dumps(body).encode()
+
+
+def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            status, out = server.handle_rpc(self.path, self.headers.get("Authorization"), body)
+            self._send(status, out)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            route = server.get_routes.get(self.path)
+            if route is None:
+                self._send(404, b"404 page not found\n", "text/plain")
+                return
+            status, text = route()
+            self._send(status, text.encode(), "text/plain")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+            # Access logs would carry nothing useful and would flood the process's stderr.
+            return
+
+    return Handler
