@@ -98,7 +98,10 @@ class RpcServer:
 
     def start(self) -> None:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="rpc", daemon=True)
+        # A short poll interval keeps stop() (and so process shutdown) fast.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="rpc", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
