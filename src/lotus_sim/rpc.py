@@ -6,14 +6,14 @@ import inspect
 import json
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lotus_sim.perms import ALL_PERMISSIONS, missing_permission_text
 
-__all__ = ["Api", "RpcError", "RpcServer", "Unauthorized"]
+__all__ = ["Api", "JsonStream", "RpcError", "RpcServer", "Unauthorized"]
 
 # go-jsonrpc's codes: a method's own error is code 1; the rest are JSON-RPC 2.0's standard codes.
 CODE_METHOD_ERROR = 1
@@ -33,6 +33,13 @@ class RpcError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class JsonStream:
+    """A result sent as it is produced (already-encoded JSON fragments), so huge results never sit in memory."""
+
+    def __init__(self, fragments: Iterable[str]) -> None:
+        self.fragments = fragments
 
 
 class Unauthorized(Exception):
@@ -109,7 +116,9 @@ class RpcServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def handle_rpc(self, path: str, auth_header: str | None, body: bytes) -> tuple[int, bytes]:
+    def handle_rpc(
+        self, path: str, auth_header: str | None, body: bytes
+    ) -> tuple[int, bytes | Iterator[bytes]]:
         """Answer one POST: the HTTP status and body."""
         api = self.apis.get(path)
         if api is None:
@@ -142,8 +151,24 @@ class RpcServer:
         except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the server thread
             print(f"lotus-sim: {request['method']} failed: {exc!r}", file=sys.stderr)
             return 500, _error_body(req_id, CODE_METHOD_ERROR, f"internal error: {exc}")
+        if isinstance(result, JsonStream):
+            return 200, _stream(req_id, result)
         payload = {"jsonrpc": "2.0", "id": req_id, "result": result}
         return 200, json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _stream(req_id: Any, result: JsonStream) -> Iterator[bytes]:
+    yield f'{{"jsonrpc":"2.0","id":{json.dumps(req_id)},"result":'.encode()
+    buffer: list[str] = []
+    size = 0
+    for fragment in result.fragments:
+        buffer.append(fragment)
+        size += len(fragment)
+        if size >= 1 << 16:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    buffer.append("}")
+    yield "".join(buffer).encode()
 
 
 def _error_body(req_id: Any, code: int, message: str) -> bytes:
@@ -166,7 +191,16 @@ def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             status, out = server.handle_rpc(self.path, self.headers.get("Authorization"), body)
-            self._send(status, out)
+            if isinstance(out, bytes):
+                self._send(status, out)
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for chunk in out:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             route = server.get_routes.get(self.path)

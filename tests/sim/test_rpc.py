@@ -133,3 +133,17 @@ def test_parse_api_info(value: str, token: str, base: str) -> None:
 def test_parse_api_info_rejects_garbage() -> None:
     with pytest.raises(ValueError, match="multiaddr"):
         parse_api_info("TOK:/ip4/1.2.3.4/udp/9")
+
+
+def test_streamed_result_arrives_whole() -> None:
+    from lotus_sim.rpc import JsonStream
+
+    def many() -> JsonStream:
+        return JsonStream(["[", ",".join(str(i) for i in range(100_000)), "]"])
+
+    srv = RpcServer("127.0.0.1", 0, {"/rpc/v0": Api({"Many": many}, {"Many": "read"})}, _authorize)
+    srv.start()
+    try:
+        assert RpcClient(f"http://127.0.0.1:{srv.port}/rpc/v0").call("Many") == list(range(100_000))
+    finally:
+        srv.stop()
