@@ -1,0 +1,247 @@
+"""Typed client for the Lotus full node's stable API (``/rpc/v1``): chain, sync and miner state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from spdrill.lotus.apiinfo import ApiInfo
+from spdrill.lotus.bitfield import Bitfield
+from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.types import (
+    ActiveSync,
+    BlockHeader,
+    Deadline,
+    DeadlineInfo,
+    Fields,
+    LotusResponseError,
+    MinerInfo,
+    MinerPower,
+    NodeStatus,
+    Partition,
+    SectorInfo,
+    SyncState,
+    TipSet,
+    Version,
+    bitfield_of,
+    cid_of,
+)
+
+__all__ = ["FullNodeClient", "parse_sectors", "parse_tipset", "parse_version"]
+
+TipSetKey = Sequence[str]  # block CIDs; empty means "the current head"
+
+
+def _tsk(key: TipSetKey | None) -> list[dict[str, str]]:
+    return [{"/": c} for c in key or ()]
+
+
+def parse_version(method: str, raw: object) -> Version:
+    """Parse ``Version`` (shared by the full node and the miner)."""
+    f = Fields(method, raw)
+    return Version(f.string("Version"), f.integer("APIVersion"), f.integer("BlockDelay"), f.string("Agent"))
+
+
+def parse_tipset(method: str, raw: object, path: str = "result") -> TipSet:
+    """Parse a TipSet JSON (``Cids``, ``Blocks``, ``Height``)."""
+    f = Fields(method, raw, path)
+    cids = tuple(cid_of(method, f"{path}.Cids[{i}]", c) for i, c in enumerate(f.array("Cids")))
+    blocks = []
+    for i, raw_block in enumerate(f.array("Blocks")):
+        b = Fields(method, raw_block, f"{path}.Blocks[{i}]")
+        parents = tuple(cid_of(method, f"{b.path}.Parents[{j}]", p) for j, p in enumerate(b.array("Parents")))
+        blocks.append(BlockHeader(b.string("Miner"), b.integer("Height"), b.integer("Timestamp"), parents,
+                                  b.big("ParentWeight")))
+    if not blocks:
+        raise LotusResponseError(method, f"{path}.Blocks", "at least one block", [])
+    return TipSet(cids, f.integer("Height"), tuple(blocks))
+
+
+def _opt_tipset_height(method: str, f: Fields, name: str) -> int | None:
+    raw = f.obj.get(name)
+    return None if raw is None else parse_tipset(method, raw, f"{f.path}.{name}").height
+
+
+def parse_sectors(method: str, raw: object) -> tuple[SectorInfo, ...]:
+    """Parse a list of on-chain sector infos; lean per sector, since a miner may have millions."""
+    if type(raw) is not list:
+        raise LotusResponseError(method, "result", "a list of sectors", raw)
+    out: list[SectorInfo] = []
+    append = out.append
+    for s in raw:
+        # Fast path: plain indexing; any surprise falls back to the field-naming reader below.
+        try:
+            n, proof, cid, act, exp = (s["SectorNumber"], s["SealProof"], s["SealedCID"]["/"],
+                                       s["Activation"], s["Expiration"])
+        except (KeyError, TypeError):
+            n = proof = cid = act = exp = None
+        if type(n) is int and type(proof) is int and type(cid) is str and type(act) is int and type(exp) is int:
+            append(SectorInfo(n, proof, cid, act, exp))
+        else:
+            append(_sector_slow(method, s, len(out)))
+    return tuple(out)
+
+
+def _sector_slow(method: str, raw: object, index: int) -> SectorInfo:
+    f = Fields(method, raw, f"result[{index}]")
+    return SectorInfo(f.integer("SectorNumber"), f.integer("SealProof"), f.cid("SealedCID"), f.integer("Activation"),
+                      f.integer("Expiration"))
+
+
+class FullNodeClient:
+    """The full-node methods restore drills use, with typed results."""
+
+    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.rpc = RpcClient(info, "v1", timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"FullNodeClient({self.rpc!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.rpc.close()
+
+    def _call(self, method: str, *params: Any) -> Any:
+        return self.rpc.call(method, *params)
+
+    def version(self) -> Version:
+        """``Filecoin.Version``."""
+        return parse_version("Filecoin.Version", self._call("Version"))
+
+    def chain_head(self) -> TipSet:
+        """``Filecoin.ChainHead``: the current head tipset."""
+        return parse_tipset("Filecoin.ChainHead", self._call("ChainHead"))
+
+    def chain_get_tipset_by_height(self, height: int, key: TipSetKey | None = None) -> TipSet:
+        """``Filecoin.ChainGetTipSetByHeight``: the tipset at ``height`` (or the last before a null round)."""
+        m = "Filecoin.ChainGetTipSetByHeight"
+        return parse_tipset(m, self._call("ChainGetTipSetByHeight", height, _tsk(key)))
+
+    def sync_state(self) -> SyncState:
+        """``Filecoin.SyncState``."""
+        m = "Filecoin.SyncState"
+        f = Fields(m, self._call("SyncState"))
+        syncs = []
+        for i, raw in enumerate(f.array("ActiveSyncs", nullable=True)):
+            a = Fields(m, raw, f"result.ActiveSyncs[{i}]")
+            syncs.append(ActiveSync(a.integer("WorkerID"), a.integer("Stage"), a.integer("Height"),
+                                    _opt_tipset_height(m, a, "Base"), _opt_tipset_height(m, a, "Target"),
+                                    a.opt_string("Message") or ""))
+        return SyncState(tuple(syncs), f.integer("VMApplied"))
+
+    def node_status(self, include_chain_status: bool = False) -> NodeStatus:
+        """``Filecoin.NodeStatus``; chain status costs a 900-tipset walk, so it is off by default."""
+        m = "Filecoin.NodeStatus"
+        f = Fields(m, self._call("NodeStatus", include_chain_status))
+        sync, peers = f.nested("SyncStatus"), f.nested("PeerStatus")
+        last100 = finality = None
+        if isinstance(f.obj.get("ChainStatus"), dict):
+            chain = f.nested("ChainStatus")
+            last100, finality = chain.number("BlocksPerTipsetLast100"), chain.number("BlocksPerTipsetLastFinality")
+        return NodeStatus(sync.integer("Epoch"), sync.integer("Behind"), peers.integer("PeersToPublishMsgs"),
+                          peers.integer("PeersToPublishBlocks"), last100, finality)
+
+    def state_network_version(self, key: TipSetKey | None = None) -> int:
+        """``Filecoin.StateNetworkVersion``."""
+        raw = self._call("StateNetworkVersion", _tsk(key))
+        if type(raw) is not int:
+            raise LotusResponseError("Filecoin.StateNetworkVersion", "result", "an integer", raw)
+        return raw
+
+    def state_miner_info(self, miner: str, key: TipSetKey | None = None) -> MinerInfo:
+        """``Filecoin.StateMinerInfo``."""
+        f = Fields("Filecoin.StateMinerInfo", self._call("StateMinerInfo", miner, _tsk(key)))
+        return MinerInfo(f.string("Owner"), f.string("Worker"), f.strings("ControlAddresses", nullable=True),
+                         f.opt_string("PeerId"), f.integer("WindowPoStProofType"), f.integer("SectorSize"),
+                         f.integer("WindowPoStPartitionSectors"), f.integer("ConsensusFaultElapsed"),
+                         f.opt_string("Beneficiary"))
+
+    def state_miner_proving_deadline(self, miner: str, key: TipSetKey | None = None) -> DeadlineInfo:
+        """``Filecoin.StateMinerProvingDeadline``: the deadline open now."""
+        f = Fields("Filecoin.StateMinerProvingDeadline",
+                   self._call("StateMinerProvingDeadline", miner, _tsk(key)))
+        names = ("CurrentEpoch", "PeriodStart", "Index", "Open", "Close", "Challenge", "FaultCutoff",
+                 "WPoStPeriodDeadlines", "WPoStProvingPeriod", "WPoStChallengeWindow",
+                 "WPoStChallengeLookback", "FaultDeclarationCutoff")
+        return DeadlineInfo(*(f.integer(n) for n in names))
+
+    def state_miner_deadlines(self, miner: str, key: TipSetKey | None = None) -> tuple[Deadline, ...]:
+        """``Filecoin.StateMinerDeadlines``: all 48 deadlines."""
+        m = "Filecoin.StateMinerDeadlines"
+        out = []
+        for i, raw in enumerate(self._list(m, self._call("StateMinerDeadlines", miner, _tsk(key)))):
+            f = Fields(m, raw, f"result[{i}]")
+            out.append(Deadline(f.bitfield("PostSubmissions"), f.integer("DisputableProofCount")))
+        return tuple(out)
+
+    def state_miner_partitions(self, miner: str, deadline: int,
+                               key: TipSetKey | None = None) -> tuple[Partition, ...]:
+        """``Filecoin.StateMinerPartitions``: the partitions of one deadline."""
+        m = "Filecoin.StateMinerPartitions"
+        out = []
+        for i, raw in enumerate(self._list(m, self._call("StateMinerPartitions", miner, deadline, _tsk(key)))):
+            f = Fields(m, raw, f"result[{i}]")
+            out.append(Partition(*(f.bitfield(n) for n in ("AllSectors", "FaultySectors", "RecoveringSectors",
+                                                             "LiveSectors", "ActiveSectors"))))
+        return tuple(out)
+
+    def state_miner_sectors(self, miner: str, sectors: Bitfield | None = None,
+                            key: TipSetKey | None = None) -> tuple[SectorInfo, ...]:
+        """``Filecoin.StateMinerSectors``; ``sectors`` filters, None means all."""
+        flt = None if sectors is None else sectors.runs()
+        return parse_sectors("Filecoin.StateMinerSectors", self._call("StateMinerSectors", miner, flt, _tsk(key)))
+
+    def state_miner_active_sectors(self, miner: str, key: TipSetKey | None = None) -> tuple[SectorInfo, ...]:
+        """``Filecoin.StateMinerActiveSectors``: sectors the miner is proving."""
+        return parse_sectors("Filecoin.StateMinerActiveSectors",
+                             self._call("StateMinerActiveSectors", miner, _tsk(key)))
+
+    def state_miner_faults(self, miner: str, key: TipSetKey | None = None) -> Bitfield:
+        """``Filecoin.StateMinerFaults``."""
+        return self._bitfield("StateMinerFaults", miner, key)
+
+    def state_miner_recoveries(self, miner: str, key: TipSetKey | None = None) -> Bitfield:
+        """``Filecoin.StateMinerRecoveries``."""
+        return self._bitfield("StateMinerRecoveries", miner, key)
+
+    def state_sector_get_info(self, miner: str, number: int, key: TipSetKey | None = None) -> SectorInfo | None:
+        """``Filecoin.StateSectorGetInfo``; None when the chain has no such sector."""
+        raw = self._call("StateSectorGetInfo", miner, number, _tsk(key))
+        return None if raw is None else _sector_slow("Filecoin.StateSectorGetInfo", raw, 0)
+
+    def state_miner_power(self, miner: str, key: TipSetKey | None = None) -> MinerPower:
+        """``Filecoin.StateMinerPower``."""
+        f = Fields("Filecoin.StateMinerPower", self._call("StateMinerPower", miner, _tsk(key)))
+        mine, total = f.nested("MinerPower"), f.nested("TotalPower")
+        return MinerPower(mine.big("RawBytePower"), mine.big("QualityAdjPower"), total.big("RawBytePower"),
+                          total.big("QualityAdjPower"), f.boolean("HasMinPower"))
+
+    def wallet_list(self) -> tuple[str, ...]:
+        """``Filecoin.WalletList`` (needs write permission): addresses whose keys the node holds."""
+        raw = self._call("WalletList")
+        if raw is None:
+            return ()
+        if type(raw) is not list or not all(type(a) is str for a in raw):
+            raise LotusResponseError("Filecoin.WalletList", "result", "a list of addresses", raw)
+        return tuple(raw)
+
+    def wallet_has(self, address: str) -> bool:
+        """``Filecoin.WalletHas`` (needs write permission)."""
+        raw = self._call("WalletHas", address)
+        if type(raw) is not bool:
+            raise LotusResponseError("Filecoin.WalletHas", "result", "true or false", raw)
+        return raw
+
+    def _bitfield(self, method: str, miner: str, key: TipSetKey | None) -> Bitfield:
+        raw = self._call(method, miner, _tsk(key))
+        return bitfield_of(f"Filecoin.{method}", "result", raw)
+
+    @staticmethod
+    def _list(method: str, raw: object) -> list[Any]:
+        if type(raw) is not list:
+            raise LotusResponseError(method, "result", "a list", raw)
+        return raw
+

@@ -1,0 +1,142 @@
+"""JSON-RPC 2.0 over HTTP POST to one Lotus endpoint, with Lotus's errors mapped at the boundary.
+
+go-jsonrpc answers a failed call with HTTP 500 and a JSON-RPC error body, and an unusable token with
+HTTP 401; a token that lacks a permission gets the error ``missing permission to invoke '<M>'``.
+Every foreign error is translated here (``raise X from exc``) into the spdrill tree:
+
+    LotusTransportError   connection refused, timeout, unexpected HTTP status, a body that is not JSON-RPC
+    LotusAuthError        HTTP 401, or "missing permission to invoke"
+    LotusRPCError         a JSON-RPC error object came back
+
+The bearer token is a secret: it is sent in a header and scrubbed from anything that becomes a message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from spdrill.errors import LotusAuthError, LotusRPCError, LotusTransportError
+from spdrill.lotus.apiinfo import ApiInfo
+
+__all__ = ["RpcClient"]
+
+log = logging.getLogger(__name__)
+
+_PERMISSION_DENIED = "missing permission to invoke"
+
+
+class RpcClient:
+    """A synchronous JSON-RPC client for one Lotus endpoint (one httpx.Client, reused)."""
+
+    def __init__(
+        self,
+        info: ApiInfo,
+        version: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = info.http_url(version)
+        self.timeout = timeout
+        self._token = info.token
+        self._ids = itertools.count(1)
+        self._client = httpx.Client(
+            headers={"Content-Type": "application/json", **info.auth_headers()},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"RpcClient(url={self.url!r}, token={'<redacted>' if self._token else None})"
+
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying HTTP connection pool."""
+        self._client.close()
+
+    def _scrub(self, text: str) -> str:
+        """Remove the token from text that may end up in a message or a log line."""
+        return text.replace(self._token, "<redacted>") if self._token else text
+
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        """Call ``Filecoin.<method>`` with positional ``params``; returns the decoded ``result``."""
+        full = method if "." in method else f"Filecoin.{method}"
+        request_id = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": full, "params": list(params)}
+        log.debug("calling %s at %s", full, self.url)
+        try:
+            response = self._client.post(
+                self.url, content=json.dumps(body), timeout=httpx.USE_CLIENT_DEFAULT if timeout is None
+                else httpx.Timeout(timeout, connect=min(timeout, 10.0))
+            )
+        except httpx.TimeoutException as exc:
+            waited = self.timeout if timeout is None else timeout
+            raise LotusTransportError(
+                f"{full} at {self.url}: no answer within {waited:g} s ({type(exc).__name__}); "
+                "check that the Lotus process is up and not overloaded"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise LotusTransportError(
+                f"{full} at {self.url}: cannot reach the API ({type(exc).__name__}: {self._scrub(str(exc))}); "
+                "check the address in *_API_INFO and that the Lotus process is running"
+            ) from exc
+        return self._result(full, request_id, response)
+
+    def _result(self, method: str, request_id: int, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 401:
+            raise LotusAuthError(
+                f"{method} at {self.url}: the API refused the token (HTTP 401); create a new one with "
+                "`lotus auth api-info --perm read` (admin for CheckProvable/ComputeWindowPoSt)"
+            )
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            if status != 200:
+                raise LotusTransportError(
+                    f"{method} at {self.url}: unexpected HTTP status {status}; expected 200 with a JSON-RPC body"
+                ) from exc
+            raise LotusTransportError(
+                f"{method} at {self.url}: the answer is not JSON; is this a Lotus API endpoint?"
+            ) from exc
+        if not isinstance(payload, dict) or payload.get("jsonrpc") != "2.0":
+            raise LotusTransportError(
+                f"{method} at {self.url}: HTTP {status} with a body that is not a JSON-RPC 2.0 response"
+            )
+        error = payload.get("error")
+        if error is not None:
+            raise self._rpc_error(method, error)
+        if status != 200:
+            raise LotusTransportError(f"{method} at {self.url}: unexpected HTTP status {status}")
+        if payload.get("id") != request_id:
+            raise LotusTransportError(
+                f"{method} at {self.url}: response id {payload.get('id')!r} does not match request id {request_id}"
+            )
+        if "result" not in payload:
+            raise LotusTransportError(f"{method} at {self.url}: JSON-RPC response has neither result nor error")
+        return payload["result"]
+
+    def _rpc_error(self, method: str, error: object) -> Exception:
+        if not isinstance(error, dict):
+            return LotusTransportError(f"{method} at {self.url}: JSON-RPC 'error' is not an object")
+        code = error.get("code")
+        message = self._scrub(str(error.get("message", "")))
+        if _PERMISSION_DENIED in message:
+            return LotusAuthError(
+                f"{method} at {self.url}: the token lacks a permission ({message}); "
+                "use a token created with the permission named there"
+            )
+        return LotusRPCError(method, code if type(code) is int else 0, message)

@@ -1,0 +1,69 @@
+"""Typed client for the lotus-worker API (``/rpc/v0``): identity, storage paths and task types."""
+
+from __future__ import annotations
+
+import httpx
+
+from spdrill.lotus.apiinfo import ApiInfo
+from spdrill.lotus.miner import parse_worker_info
+from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.types import Fields, LotusResponseError, StoragePath, WorkerInfo
+
+__all__ = ["WorkerClient"]
+
+
+class WorkerClient:
+    """The lotus-worker methods restore drills use (all need an admin token)."""
+
+    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.rpc = RpcClient(info, "v0", timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"WorkerClient({self.rpc!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.rpc.close()
+
+    def version(self) -> int:
+        """``Filecoin.Version``: the worker API version number (major<<16|minor<<8|patch)."""
+        raw = self.rpc.call("Version")
+        if type(raw) is not int:
+            raise LotusResponseError("Filecoin.Version", "result", "an integer", raw)
+        return raw
+
+    def info(self) -> WorkerInfo:
+        """``Filecoin.Info``: host name, CPUs, GPUs and memory of the worker."""
+        return parse_worker_info("Filecoin.Info", self.rpc.call("Info"))
+
+    def paths(self) -> tuple[StoragePath, ...]:
+        """``Filecoin.Paths``: the worker's local storage paths."""
+        m = "Filecoin.Paths"
+        raw = self.rpc.call("Paths")
+        if raw is None:
+            return ()
+        if type(raw) is not list:
+            raise LotusResponseError(m, "result", "a list", raw)
+        out = []
+        for i, item in enumerate(raw):
+            f = Fields(m, item, f"result[{i}]")
+            out.append(StoragePath(f.string("ID"), f.integer("Weight"), f.string("LocalPath"),
+                                   f.boolean("CanSeal"), f.boolean("CanStore")))
+        return tuple(out)
+
+    def enabled(self) -> bool:
+        """``Filecoin.Enabled``: whether the worker takes tasks."""
+        raw = self.rpc.call("Enabled")
+        if type(raw) is not bool:
+            raise LotusResponseError("Filecoin.Enabled", "result", "true or false", raw)
+        return raw
+
+    def task_types(self) -> tuple[str, ...]:
+        """``Filecoin.TaskTypes``: the task types the worker accepts, sorted (e.g. post/v0/windowproof)."""
+        raw = self.rpc.call("TaskTypes")
+        if raw is None:
+            return ()
+        if type(raw) is not dict:
+            raise LotusResponseError("Filecoin.TaskTypes", "result", "an object of task types", raw)
+        return tuple(sorted(raw))
