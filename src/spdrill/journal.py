@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -92,8 +92,10 @@ class Journal:
 class JournalBuilder:
     """Collects records from several threads while the drill runs; `freeze()` gives the Journal."""
 
-    def __init__(self, base: Journal, clock: Clock) -> None:
+    def __init__(self, base: Journal, clock: Clock,
+                 on_phase: Callable[[Phase], None] | None = None) -> None:
         self._base = base
+        self._on_phase = on_phase
         self.clock = clock
         self._lock = threading.Lock()
         self._phases: list[Phase] = []
@@ -110,6 +112,8 @@ class JournalBuilder:
     def add_phase(self, phase: Phase) -> None:
         with self._lock:
             self._phases.append(phase)
+        if self._on_phase is not None:
+            self._on_phase(phase)
 
     def add_check(self, check: Check) -> None:
         with self._lock:

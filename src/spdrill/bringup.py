@@ -1,0 +1,335 @@
+"""The bring-up: restore, then the daemon branch and the worker branch in parallel, then the fenced miner and
+the PoSt checks. Each stage is a timed phase in the journal and a result on the stage board."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spdrill import fence
+from spdrill.errors import CannotRunError, DrillError, InputError
+from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
+from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient, parse_api_info
+from spdrill.plan import CHALLENGE_WINDOW_S, Plan
+from spdrill.redact import redact, register
+from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
+from spdrill.stages import StageBoard, StageResult
+from spdrill.standby import StandbyProbe
+from spdrill.targets import Target
+from spdrill.waits import ProbeGaveUp, wait_for
+
+log = logging.getLogger("spdrill.bringup")
+
+StageFn = Callable[[PhaseNote], str]
+
+# Stage graph: name -> (branch, stages it runs after). The order here is the order of a serial run.
+GRAPH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "restore": ("main", ()),
+    "import-chain": ("daemon", ("restore",)),
+    "start-daemon": ("daemon", ("import-chain",)),
+    "sync": ("daemon", ("start-daemon",)),
+    "start-worker": ("worker", ("restore",)),
+    "fence": ("miner", ("start-daemon",)),
+    "start-miner": ("miner", ("fence",)),
+    "storage": ("miner", ("start-miner",)),
+    "worker-connected": ("miner", ("start-miner", "start-worker")),
+    "check-provable": ("miner", ("start-miner",)),
+    "post-dry-run": ("miner", ("sync", "worker-connected", "check-provable")),
+}
+
+
+@dataclass
+class Endpoints:
+    """API addresses and tokens of the standby; tokens are registered for redaction when set."""
+
+    daemon_admin: ApiInfo | None = None
+    daemon_read: ApiInfo | None = None
+    miner_admin: ApiInfo | None = None
+    miner_read: ApiInfo | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+
+
+class BringUp:
+    """Runs the stage graph for one drill on one target; never raises out of `run` (results say what failed)."""
+
+    def __init__(self, plan: Plan, target: Target, journal: JournalBuilder, board: StageBoard) -> None:
+        self.plan = plan
+        self.target = target
+        self.journal = journal
+        self.board = board
+        self.ep = Endpoints()
+        self.restored: Restored | None = None
+        self.parts: RestoredParts | None = None
+        self.cannot_run: CannotRunError | None = None
+        self._stop = threading.Event()
+
+    # -- the graph ---------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run every stage in dependency order, the daemon and worker branches in parallel."""
+        try:
+            self._stage("restore", self._restore)
+            daemon = threading.Thread(target=self._daemon_branch, name="drill-daemon", daemon=True)
+            worker = threading.Thread(target=lambda: self._stage("start-worker", self._start_worker),
+                                      name="drill-worker", daemon=True)
+            daemon.start()
+            worker.start()
+            self.board.wait("start-daemon")
+            for name, fn in (("fence", self._fence), ("start-miner", self._start_miner),
+                             ("storage", self._storage)):
+                self._stage(name, fn)
+            self.board.wait("start-worker")
+            self._stage("worker-connected", self._worker_connected)
+            self._stage("check-provable", self._check_provable)
+            self.board.wait("sync")
+            self._stage("post-dry-run", self._post_dry_run)
+        finally:
+            self.board.close("the bring-up ended")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _daemon_branch(self) -> None:
+        for name, fn in (("import-chain", self._import_chain), ("start-daemon", self._start_daemon),
+                         ("sync", self._sync)):
+            self._stage(name, fn)
+
+    def _stage(self, name: str, fn: StageFn) -> StageResult:
+        branch, after = GRAPH[name]
+        failed = [d for d in after if not self.board.wait(d).ok]
+        if failed or self._stop.is_set():
+            reason = f"blocked: {', '.join(failed)} failed" if failed else "blocked: drill stopped"
+            self.journal.blocked(name, branch=branch, after=after, reason=reason)
+            result = StageResult(name, False, reason, self.journal.clock.elapsed(), blocked=True)
+            self.board.publish(result)
+            return result
+        data: dict[str, Any] = {}
+        ok, detail = True, ""
+        try:
+            with self.journal.phase(name, branch=branch, after=after) as note:
+                note.facts = data
+                detail = fn(note)
+                note.detail = detail
+        except CannotRunError as exc:
+            ok, detail = False, redact(str(exc))
+            self.cannot_run = self.cannot_run or exc
+        except DrillError as exc:
+            ok, detail = False, redact(str(exc))
+        except Exception as exc:  # a bug or a foreign error: record it, keep the run tidy, never lose teardown
+            ok, detail = False, redact(f"{exc.__class__.__name__}: {exc}")
+            log.error("stage %s crashed:\n%s", name, redact(traceback.format_exc()))
+        result = StageResult(name, ok, detail, self.journal.clock.elapsed(), dict(data))
+        self.board.publish(result)
+        return result
+
+    # -- stages ------------------------------------------------------------------------------------------
+    def _restore(self, note: PhaseNote) -> str:
+        root = self.target.open(self.journal.drill_id)
+        started = self.journal.clock.wall()
+        self.restored = restore(self.plan.restore, drill_id=self.journal.drill_id, root=root, at=started)
+        for mount, rp in self.restored.points:
+            age = (started - rp.created).total_seconds()
+            self.journal.add_restore_point(RestorePointRecord(
+                role=mount, kind=rp.kind, name=rp.name, created=rp.created, age_seconds=age,
+                facts={"protected": rp.protected}))
+        note.facts["snapshot_set_consistent"] = self.restored.consistent
+        if not self.restored.consistent:
+            note.facts["snapshot_set_detail"] = self.restored.consistency_detail
+        parts = find_parts(self.restored.view, self.plan.restore.layout)
+        self.parts = parts
+        for repo in (parts.daemon_repo, parts.miner_repo):
+            # A repo copied from production carries the live node's `api` file: never let anything dial it.
+            (repo / "api").unlink(missing_ok=True)
+        if self.plan.restore.layout.storage_remap:
+            moved = remap_storage(parts.miner_repo, parts.root)
+            note.facts["storage_paths_remapped"] = len(moved)
+        fence.write_winning_post_fence(parts.miner_repo / "config.toml")
+        _describe_restore_files(parts, note, started)
+        names = ", ".join(rp.name for _, rp in self.restored.points)
+        return f"workspace from {names}"
+
+    def _import_chain(self, note: PhaseNote) -> str:
+        parts = self._parts()
+        if parts.chain_snapshot is None:
+            raise InputError(f"no chain snapshot matching {self.plan.restore.layout.chain_snapshot!r} in the "
+                             "restore point; set [restore.layout] chain_snapshot")
+        argv = ["lotus", "daemon", "--import-snapshot", str(parts.chain_snapshot), "--halt-after-import",
+                "--remove-existing-chain"]
+        res = self.target.run(argv, env=self._env(LOTUS_PATH=str(parts.daemon_repo)),
+                              timeout=self.plan.standby.timeouts.import_chain)
+        if res.returncode != 0:
+            raise InputError(f"lotus daemon --import-snapshot {parts.chain_snapshot.name} failed (exit "
+                             f"{res.returncode}): {_tail(res.stdout + res.stderr)}")
+        return f"imported {parts.chain_snapshot.name}"
+
+    def _start_daemon(self, note: PhaseNote) -> str:
+        parts = self._parts()
+        port = self.plan.standby.ports.daemon or self.target.free_port()
+        self.ep.ports["daemon"] = port
+        self.target.spawn("daemon", ["lotus", "daemon", "--api", str(port), *self.plan.standby.daemon_args],
+                          env=self._env(LOTUS_PATH=str(parts.daemon_repo)))
+        host, hport = self.target.endpoint(port)
+        probe = StandbyProbe(self.target, "daemon")
+        admin = self._token_from_repo(parts.daemon_repo, "daemon", host, hport)
+        version = wait_for(lambda: probe.api_up(FullNodeClient(admin)), what="daemon API",
+                           deadline=self.plan.standby.timeouts.start)
+        self.ep.daemon_admin = admin
+        self.ep.daemon_read = self._cli_token(["lotus", "auth", "api-info", "--perm", "read"],
+                                              "FULLNODE_API_INFO", host, hport, LOTUS_PATH=str(parts.daemon_repo))
+        note.facts["port"] = port
+        self.journal.version("lotus", version, simulated="lotus-sim" in version)
+        return f"daemon API up on port {port} ({version})"
+
+    def _sync(self, note: PhaseNote) -> str:
+        assert self.ep.daemon_read is not None
+        probe = StandbyProbe(self.target, "daemon")
+        client = FullNodeClient(self.ep.daemon_read)
+        seen = wait_for(lambda: probe.synced(client, note.facts, self.journal.clock.wall()),
+                        what="chain sync", deadline=self.plan.standby.timeouts.sync)
+        return seen
+
+    def _start_worker(self, note: PhaseNote) -> str:
+        parts = self._parts()
+        mport = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
+        wport = self.plan.standby.ports.worker or self.target.free_port()
+        self.ep.ports["worker"] = wport
+        mhost, mport_ext = self.target.endpoint(mport)
+        miner_admin = self._token_from_repo(parts.miner_repo, "miner", mhost, mport_ext)
+        worker_repo = parts.root.parent / "lotus-worker"
+        worker_repo.mkdir(exist_ok=True)
+        self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", f"127.0.0.1:{wport}",
+                                     *self.plan.standby.worker_args],
+                          env=self._env(LOTUS_WORKER_PATH=str(worker_repo),
+                                        MINER_API_INFO=f"{miner_admin.token}:{_maddr('127.0.0.1', mport)}"))
+        note.facts["port"] = wport
+        return f"worker started, listening on port {wport}"
+
+    def _fence(self, note: PhaseNote) -> str:
+        parts = self._parts()
+        assert self.ep.daemon_read is not None
+        env = dict(self.plan.standby.env)
+        config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", env)
+        client = FullNodeClient(self.ep.daemon_read)
+        info = client.state_miner_info(self.plan.actor)
+        wallet = client.wallet_list()
+        keys = {a: client.state_account_key(a) for a in (info.owner, info.worker, *info.control_addresses)}
+        checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
+                                                  [keys[a] for a in info.control_addresses])
+        report = fence.FenceReport(checked, size, config_verdict)
+        note.facts.update({"addresses_checked": len(checked), "wallet_keys": size, "config": config_verdict})
+        self.journal.fact("fence", report.summary())
+        return report.summary()
+
+    def _start_miner(self, note: PhaseNote) -> str:
+        parts = self._parts()
+        assert self.ep.daemon_admin is not None
+        port = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
+        env = self._env(LOTUS_MINER_PATH=str(parts.miner_repo),
+                        FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{_maddr('127.0.0.1', self.ep.ports['daemon'])}")
+        env[fence.ENV_OVERRIDE] = "true"
+        self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
+                                    *self.plan.standby.miner_args], env=env)
+        host, hport = self.target.endpoint(port)
+        admin = self._token_from_repo(parts.miner_repo, "miner", host, hport)
+        probe = StandbyProbe(self.target, "miner")
+        version = wait_for(lambda: probe.api_up(MinerClient(admin)), what="lotus-miner API",
+                           deadline=self.plan.standby.timeouts.start)
+        self.ep.miner_admin = admin
+        self.ep.miner_read = self._cli_token(["lotus-miner", "auth", "api-info", "--perm", "read"],
+                                             "MINER_API_INFO", host, hport, LOTUS_MINER_PATH=str(parts.miner_repo))
+        actor = MinerClient(self.ep.miner_read).actor_address()
+        note.facts.update({"port": port, "actor": actor})
+        self.journal.version("lotus-miner", version, simulated="lotus-sim" in version)
+        return f"lotus-miner API up on port {port} as {actor}"
+
+    def _storage(self, note: PhaseNote) -> str:
+        assert self.ep.miner_read is not None
+        return StandbyProbe(self.target, "miner").storage(MinerClient(self.ep.miner_read), note.facts)
+
+    def _worker_connected(self, note: PhaseNote) -> str:
+        assert self.ep.miner_admin is not None
+        probe = StandbyProbe(self.target, "worker")
+        client = MinerClient(self.ep.miner_admin)
+        return wait_for(lambda: probe.windowpost_worker(client, note.facts), what="WindowPoSt worker",
+                        deadline=self.plan.standby.timeouts.start)
+
+    def _check_provable(self, note: PhaseNote) -> str:
+        assert self.ep.daemon_read is not None and self.ep.miner_admin is not None
+        return StandbyProbe(self.target, "miner").check_provable(
+            FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor, note.facts)
+
+    def _post_dry_run(self, note: PhaseNote) -> str:
+        assert self.ep.daemon_read is not None and self.ep.miner_admin is not None
+        budget = CHALLENGE_WINDOW_S - self.plan.objectives.post_margin
+        note.facts["budget_seconds"] = budget
+        return StandbyProbe(self.target, "miner").post_dry_run(
+            FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin, timeout=self.plan.standby.timeouts.post),
+            self.plan.actor, note.facts, self.journal.clock)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _parts(self) -> RestoredParts:
+        assert self.parts is not None, "restore ran first"
+        return self.parts
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = dict(self.plan.standby.env)
+        env.update(extra)
+        return env
+
+    def _token_from_repo(self, repo: Any, role: str, host: str, port: int) -> ApiInfo:
+        token_file = repo / "token"
+        try:
+            token = token_file.read_text().strip()
+        except OSError:
+            raise InputError(f"the restored {role} repo has no token file ({token_file}); the repo backup is "
+                             "incomplete (Lotus writes it on first start)") from None
+        register(token)
+        return parse_api_info(f"{token}:{_maddr(host, port)}")
+
+    def _cli_token(self, argv: list[str], var: str, host: str, port: int, **env: str) -> ApiInfo:
+        res = self.target.run(argv, env=self._env(**env), timeout=60)
+        line = next((ln for ln in res.stdout.splitlines() if ln.startswith(var + "=")), None)
+        if res.returncode != 0 or line is None:
+            raise InputError(f"`{' '.join(argv)}` gave no {var} line (exit {res.returncode}): "
+                             f"{_tail(redact(res.stderr))}")
+        info = parse_api_info(line.split("=", 1)[1])
+        if info.token:
+            register(info.token)
+        return parse_api_info(f"{info.token}:{_maddr(host, port)}")
+
+
+def _maddr(host: str, port: int) -> str:
+    return f"/ip4/{host}/tcp/{port}/http"
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    return " | ".join(redact(text).strip().splitlines()[-lines:]) or "(no output)"
+
+
+def _describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) -> None:
+    """Facts about the chain snapshot and the metadata backup, read from the files themselves."""
+    from spdrill.lotus import check_backup, read_snapshot_head
+
+    if parts.chain_snapshot is not None:
+        try:
+            head = read_snapshot_head(parts.chain_snapshot)
+            note.facts.update({"chain_snapshot": parts.chain_snapshot.name, "chain_snapshot_height": head.height,
+                               "chain_snapshot_age_seconds": started.timestamp() - head.timestamp})
+        except DrillError as exc:
+            note.facts["chain_snapshot_error"] = str(exc)
+    if parts.miner_backup is not None:
+        chk = check_backup(parts.miner_backup)
+        note.facts.update({"miner_backup": parts.miner_backup.name, "miner_backup_ok": chk.ok,
+                           "miner_backup_detail": chk.reason,
+                           "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
+
+
+def stage_names() -> Mapping[str, tuple[str, tuple[str, ...]]]:
+    """The stage graph, for reports and docs."""
+    return GRAPH
+
+
+__all__ = ["BringUp", "Endpoints", "GRAPH", "ProbeGaveUp", "stage_names"]

@@ -1,0 +1,72 @@
+"""The built-in default: a simulated restore point made with the Lotus stand-in, and a plan for it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from spdrill.errors import UsageError
+
+DEMO_ACTOR = "f01000"
+
+
+def _lotus_sim(*args: str) -> str:
+    exe = shutil.which("lotus-sim")
+    if exe is None:
+        raise UsageError("no plan was given and the Lotus stand-in (lotus-sim) is not installed; pass --plan FILE "
+                         "(see `spdrill plan example`) or install spdrill from its repository (pip install -e .)")
+    p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise UsageError(f"lotus-sim {args[0]} failed (exit {p.returncode}): {p.stderr.strip()[-400:]}")
+    return p.stdout.strip()
+
+
+def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snapshot_age: str = "2h",
+                   extra_fixture_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                   reports: Path | None = None) -> Path:
+    """Write a simulated restore point under `workdir` and a plan that drills it on the local target."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    fixture = workdir / "fixture"
+    _lotus_sim("make-fixture", str(fixture), "--sectors", str(sectors), "--deadlines", str(deadlines),
+               "--snapshot-age", snapshot_age, "--miner", DEMO_ACTOR, *extra_fixture_args)
+    bindir = _lotus_sim("bindir")
+    env_lines = "\n".join(f'{k} = "{v}"' for k, v in (env or {}).items())
+    plan = workdir / "plan.toml"
+    plan.write_text(f"""# Built-in demo: a simulated restore point made by lotus-sim (NOT real Lotus).
+[drill]
+name = "demo (simulated)"
+actor = "{DEMO_ACTOR}"
+
+[objectives]
+rto = "10m"
+rpo = "24h"
+post_margin = "10m"
+
+[[restore.source]]
+kind = "directory"
+path = "{fixture / 'restore-point'}"
+single = true
+
+[target]
+kind = "local"
+
+[target.local]
+workdir = "{workdir / 'run'}"
+
+[standby]
+bindir = "{bindir}"
+
+[standby.env]
+{env_lines}
+
+[standby.timeouts]
+start = "60s"
+import_chain = "2m"
+sync = "2m"
+post = "5m"
+
+[reports]
+dir = "{reports or workdir / 'reports'}"
+""")
+    return plan

@@ -1,0 +1,131 @@
+"""One drill: a plan, a target, the bring-up running in the background, the stage board the checks read,
+and a teardown that always runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from spdrill.bringup import BringUp
+from spdrill.clock import Clock, DrillClock
+from spdrill.errors import CannotRunError
+from spdrill.journal import Check, Journal, JournalBuilder, Phase
+from spdrill.plan import Plan
+from spdrill.redact import redact
+from spdrill.stages import StageBoard, StageResult
+from spdrill.targets import Target, make_target
+
+log = logging.getLogger("spdrill.drill")
+
+
+def new_drill_id(now: datetime | None = None) -> str:
+    """A sortable, label-safe id: UTC time plus randomness (`20261126T131500Z-3f9a1c`)."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+class Drill:
+    """Owns one drill run from start to teardown; drills (pytest tests) only read from it."""
+
+    def __init__(self, plan: Plan, *, target: Target | None = None, clock: Clock | None = None,
+                 drill_id: str | None = None, on_phase: Callable[[Phase], None] | None = None) -> None:
+        self.plan = plan
+        self.clock = clock or DrillClock()
+        self.id = drill_id or new_drill_id()
+        self.target = target or make_target(plan.target.kind, plan.target.options, **_target_kwargs(plan))
+        base = Journal(drill_id=self.id, plan_name=plan.name, plan_source=plan.source, plan_digest=plan.digest,
+                       actor=plan.actor, target=plan.target.kind, started_at=self.clock.wall(), simulated=False,
+                       objectives={"rto_seconds": plan.objectives.rto, "rpo_seconds": plan.objectives.rpo,
+                                   "post_margin_seconds": plan.objectives.post_margin})
+        self.journal = JournalBuilder(base, self.clock, on_phase=on_phase)
+        self.board = StageBoard()
+        self.bringup = BringUp(plan, self.target, self.journal, self.board)
+        self._thread: threading.Thread | None = None
+        self._touched = threading.local()
+        self._closed = False
+        self.logs: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the bring-up in the background; checks wait on its stages."""
+        self._thread = threading.Thread(target=self.bringup.run, name=f"drill-{self.id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def cannot_run(self) -> CannotRunError | None:
+        """Set when the target or an API could not be reached at all (exit code 3)."""
+        return self.bringup.cannot_run
+
+    def close(self) -> Journal:
+        """Stop everything the drill started and destroy its workspaces; safe to call twice."""
+        if self._closed:
+            return self.journal.freeze()
+        self._closed = True
+        self.bringup.stop()
+        errors: list[str] = []
+        stop = getattr(self.target, "stop_processes", None)
+        try:
+            if stop is not None:
+                stop()
+        except Exception as exc:  # teardown must go on
+            errors.append(f"stopping processes: {exc}")
+        self.logs = {role: redact(text) for role, text in self.target.logs().items()}
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self.bringup.restored is not None:
+            try:
+                self.bringup.restored.destroy()
+            except Exception as exc:
+                errors.append(str(exc))
+        try:
+            self.target.close()
+        except Exception as exc:
+            errors.append(f"closing the target: {exc}")
+        if errors:
+            self.journal.fact("teardown_errors", "; ".join(errors))
+            log.error("teardown: %s", "; ".join(errors))
+        return self.journal.freeze()
+
+    # -- what drills read ------------------------------------------------------------------------------
+    def stage(self, name: str) -> StageResult:
+        """Wait for a stage's result; remembers it so the check's green time is that stage's end."""
+        result = self.board.wait(name)
+        touched: list[StageResult] = getattr(self._touched, "stages", [])
+        touched.append(result)
+        self._touched.stages = touched
+        return result
+
+    def begin_check(self) -> None:
+        self._touched.stages = []
+
+    def end_check(self, name: str, title: str, kind: str, passed: bool, message: str, duration: float) -> Check:
+        """Record a check; its green time is when the last stage it read finished (not when pytest ran it)."""
+        touched: list[StageResult] = getattr(self._touched, "stages", [])
+        green = max((s.end for s in touched), default=self.clock.elapsed()) if passed else None
+        check = Check(name=name, title=title, kind=kind, passed=passed, message=redact(message),
+                      green_at=green, duration=duration)
+        self.journal.add_check(check)
+        return check
+
+    def checks(self) -> tuple[Check, ...]:
+        return self.journal.freeze().checks
+
+
+def _target_kwargs(plan: Plan) -> dict[str, object]:
+    if plan.target.kind == "local":
+        return {"bindir": plan.standby.bindir}
+    return {}
+
+
+def default_reports_dir(plan: Plan, drill_id: str) -> Path:
+    """reports/<drill id>/ under the plan's reports folder."""
+    return plan.reports / drill_id
+
+
+def is_tty() -> bool:
+    return os.isatty(1)

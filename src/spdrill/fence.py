@@ -1,0 +1,92 @@
+"""The fence: a standby must never hold the miner's keys nor produce blocks (DESIGN safety rule 2)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from spdrill.errors import SafetyError
+
+ENV_OVERRIDE = "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST"
+_SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*#?\s*DisableWinningPoSt\s*=.*$")
+
+
+@dataclass(frozen=True)
+class FenceReport:
+    """What the fence checked, for the journal: addresses looked for, wallet size, config verdict."""
+
+    checked_addresses: tuple[str, ...]
+    wallet_size: int
+    config: str
+
+    def summary(self) -> str:
+        return (f"verified: none of {len(self.checked_addresses)} owner/worker/control addresses in the "
+                f"standby wallet ({self.wallet_size} keys); {self.config}")
+
+
+def write_winning_post_fence(config: Path) -> None:
+    """Set `[Subsystems] DisableWinningPoSt = true` in a miner config (the workspace copy), keeping the rest."""
+    lines = config.read_text().splitlines() if config.exists() else []
+    out: list[str] = []
+    section: str | None = None
+    done = False
+    for line in lines:
+        m = _SECTION.match(line)
+        if m:
+            if section == "Subsystems" and not done:
+                out.append("  DisableWinningPoSt = true")
+                done = True
+            section = m.group(1)
+        elif section == "Subsystems" and _KEY.match(line):
+            if not done:
+                out.append("  DisableWinningPoSt = true")
+                done = True
+            continue
+        out.append(line)
+    if not done:
+        if section != "Subsystems":
+            out += ["", "[Subsystems]"]
+        out.append("  DisableWinningPoSt = true")
+    config.write_text("\n".join(out) + "\n")
+
+
+def verify_config_fence(config: Path, env: Mapping[str, str]) -> str:
+    """Read the effective setting back (file, then Lotus's env override); SafetyError unless it is true."""
+    try:
+        doc = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SafetyError(f"fence: cannot read the miner config {config}: {exc}; lotus-miner was not started") from None
+    value = doc.get("Subsystems", {}).get("DisableWinningPoSt")
+    if value is not True:
+        raise SafetyError(f"fence: {config} has [Subsystems] DisableWinningPoSt = {value!r}, need true; the "
+                          "standby could produce blocks for the live actor (a consensus fault). lotus-miner was "
+                          "not started")
+    override = env.get(ENV_OVERRIDE)
+    if override is not None and override.strip().lower() not in ("true", "1"):
+        raise SafetyError(f"fence: the standby environment sets {ENV_OVERRIDE}={override}, which overrides the "
+                          "config and enables block production; remove it from [standby.env]. lotus-miner was "
+                          "not started")
+    return "config: [Subsystems] DisableWinningPoSt = true (read back)"
+
+
+def verify_wallet_fence(wallet: Iterable[str], owner: str, worker: str, control: Iterable[str],
+                        *, id_of: Mapping[str, str] | None = None) -> tuple[tuple[str, ...], int]:
+    """SafetyError if the standby wallet holds the owner, worker or a control key; names the address only."""
+    keys = list(wallet)
+    held = set(keys)
+    wanted = {"owner": [owner], "worker": [worker], "control": list(control)}
+    checked: list[str] = []
+    for role, addrs in wanted.items():
+        for addr in addrs:
+            checked.append(addr)
+            aliases = {addr, (id_of or {}).get(addr, addr)}
+            if held & aliases:
+                raise SafetyError(f"fence: the standby daemon's wallet holds the {role} key of the miner "
+                                  f"({addr}); a drill standby must not be able to sign for the live actor. "
+                                  "Remove the key from the restored daemon repo (keystore) and re-run; "
+                                  "lotus-miner was not started")
+    return tuple(checked), len(keys)

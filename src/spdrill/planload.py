@@ -1,0 +1,45 @@
+"""Find and load the plan a drill runs with, in a stated precedence, validating sources and target options."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from spdrill.errors import PlanError
+from spdrill.plan import Plan, TargetSpec, load_plan
+from spdrill.snapshots import load_source
+from spdrill.targets import validate_target_options
+
+
+def _validate_source(table: Mapping[str, Any], where: str) -> None:
+    load_source(table, where=where)
+
+
+def load_validated(path: Path) -> Plan:
+    """Load a plan file and validate everything in it, restore sources and target options included."""
+    plan = load_plan(path, validate_source=_validate_source)
+    try:
+        validate_target_options(plan.target.kind, plan.target.options)
+    except PlanError as exc:
+        raise PlanError(str(exc), source=str(path)) from None
+    return plan
+
+
+def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str | None,
+                 demo_dir: Callable[[], Path]) -> Plan:
+    """--plan, then $SPDRILL_PLAN, then the ini option, then the built-in simulated demo."""
+    chosen = cli or os.environ.get("SPDRILL_PLAN") or ini or None
+    if chosen:
+        plan = load_validated(Path(chosen))
+    else:
+        from spdrill.demo import make_demo_plan
+
+        plan = load_validated(make_demo_plan(demo_dir()))
+    if target:
+        plan = dataclasses.replace(plan, target=TargetSpec(kind=target, options={}))
+    if reports:
+        plan = dataclasses.replace(plan, reports=Path(reports).resolve())
+    return plan

@@ -1,0 +1,74 @@
+"""spdrill's pytest plugin: options, check ordering, recording each drill test as a check, exit codes.
+
+Hooks in lifecycle order: addoption → configure → collection_modifyitems → runtest_call →
+runtest_makereport → sessionfinish. Fixtures live in the repository's fixtures/ folder (loaded by conftest.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from spdrill.drill import Drill
+
+DRILL_KEY = pytest.StashKey[Drill]()
+PLAN_ERROR_KEY = pytest.StashKey[str]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spdrill", "restore drills (spdrill)")
+    group.addoption("--plan", dest="spdrill_plan", default=None, metavar="FILE",
+                    help="drill plan (TOML); else $SPDRILL_PLAN, else the ini option spdrill_plan, else the "
+                         "built-in simulated demo")
+    group.addoption("--drill-target", dest="spdrill_target", default=None, choices=["local", "attach"],
+                    help="override the plan's [target] kind")
+    group.addoption("--drill-reports", dest="spdrill_reports", default=None, metavar="DIR",
+                    help="override the plan's [reports] dir")
+    parser.addini("spdrill_plan", "drill plan used when neither --plan nor $SPDRILL_PLAN is given", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "objective: a drill judging the whole run (RTO, RPO); runs last")
+    config.addinivalue_line("markers", "readiness: a drill asserting one readiness fact of the standby")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Objective checks (RTO, RPO) need every readiness check first: move them to the end, order kept."""
+    items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
+
+
+def _drill_of(item: pytest.Item) -> Drill | None:
+    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+    drill = funcargs.get("drill")
+    return drill if isinstance(drill, Drill) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    drill = _drill_of(item)
+    if drill is not None:
+        drill.begin_check()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    drill = _drill_of(item)
+    if drill is not None and report.when == "call":
+        kind = "objective" if item.get_closest_marker("objective") else "readiness"
+        doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines() if hasattr(item, "obj") else []
+        title = doc[0] if doc else item.name
+        message = ""
+        if report.failed and call.excinfo is not None:
+            message = call.excinfo.exconly().removeprefix("AssertionError: ").splitlines()[0]
+        drill.end_check(item.name, title, kind, report.passed, message, report.duration)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drill = session.config.stash.get(DRILL_KEY, None)
+    if drill is not None and drill.cannot_run is not None and exitstatus in (0, 1):
+        session.exitstatus = 3

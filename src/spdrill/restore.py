@@ -1,0 +1,142 @@
+"""Restore: pick the restore points, make the drill's workspace, and find the Lotus parts inside it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from spdrill.errors import InputError
+from spdrill.plan import Layout, RestoreSpec
+from spdrill.snapshots import RestorePoint, Workspace, load_source, select_set
+
+
+@dataclass(frozen=True)
+class RestoredParts:
+    """Where the drill's workspace holds each part of the restore point."""
+
+    root: Path
+    daemon_repo: Path
+    miner_repo: Path
+    chain_snapshot: Path | None
+    miner_backup: Path | None
+
+
+@dataclass
+class Restored:
+    """The workspaces of one drill and the restore points they came from."""
+
+    workspaces: list[Workspace]
+    points: list[tuple[str, RestorePoint]]  # (mount, restore point)
+    view: Path
+    consistent: bool
+    consistency_detail: str
+
+    def destroy(self) -> None:
+        """Destroy every workspace (idempotent); the restore points are never touched."""
+        errors = []
+        for ws in reversed(self.workspaces):
+            try:
+                ws.destroy()
+            except Exception as exc:  # keep destroying the others, then report
+                errors.append(f"{ws.path}: {exc}")
+        if errors:
+            raise InputError("could not destroy every workspace: " + "; ".join(errors))
+
+
+def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime) -> Restored:
+    """Create the workspaces of the newest consistent snapshot set under `root` and a view that mounts them."""
+    sources = [load_source(s.table, where=s.where) for s in spec.sources]
+    choice = select_set(sources, window=timedelta(seconds=spec.window), at=at)
+    view = root / "workspace"
+    workspaces: list[Workspace] = []
+    points: list[tuple[str, RestorePoint]] = []
+    missing = [m.source for m in choice.members if m.restore_point is None]
+    if missing or not choice.members:
+        raise InputError(f"no restore point found in {', '.join(missing) or 'the plan'}: nothing to restore; "
+                         "check [[restore.source]] (path, dataset) and `spdrill snapshots --plan FILE`")
+    chosen = [m.restore_point for m in choice.members if m.restore_point is not None]
+    try:
+        for i, (s, src, rp) in enumerate(zip(spec.sources, sources, chosen, strict=True)):
+            ws = src.create_workspace(rp, drill_id, root / f"ws{i}")
+            workspaces.append(ws)
+            points.append((s.mount, rp))
+            _mount(view, s.mount, ws.path)
+    except BaseException:
+        for ws in reversed(workspaces):
+            ws.destroy()
+        raise
+    return Restored(workspaces, points, view, choice.consistent, "; ".join(choice.problems()))
+
+
+def _mount(view: Path, mount: str, target: Path) -> None:
+    """Make `target` appear at `view/mount`: the view itself for ".", else a symlink inside it."""
+    if mount in (".", ""):
+        if view.exists() or view.is_symlink():
+            raise InputError(f"two sources claim the workspace root ({view})")
+        view.symlink_to(target, target_is_directory=True)
+        return
+    if view.is_symlink():
+        view = view.resolve()
+    dest = view / mount
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() or dest.is_symlink():
+        dest.unlink() if dest.is_symlink() or dest.is_file() else os.rmdir(dest)
+    dest.symlink_to(target, target_is_directory=True)
+
+
+def find_parts(view: Path, layout: Layout) -> RestoredParts:
+    """Locate the daemon repo, miner repo, newest chain snapshot and newest metadata backup in the workspace."""
+    root = view.resolve()
+    daemon, miner = root / layout.daemon_repo, root / layout.miner_repo
+    for what, p in (("daemon repo (restore.layout.daemon_repo)", daemon),
+                    ("miner repo (restore.layout.miner_repo)", miner)):
+        if not p.is_dir():
+            raise InputError(f"the restore point has no {what} at {p}; fix [restore.layout] or the backup")
+    return RestoredParts(root=root, daemon_repo=daemon, miner_repo=miner,
+                         chain_snapshot=_newest(root, layout.chain_snapshot),
+                         miner_backup=_newest(root, layout.miner_backup))
+
+
+def _newest(root: Path, pattern: str) -> Path | None:
+    found = [p for p in root.glob(pattern) if p.is_file()]
+    return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
+
+
+def remap_storage(miner_repo: Path, workspace_root: Path) -> list[tuple[str, str]]:
+    """Point the workspace copy's storage.json at the workspace's storage folders; return (old, new) pairs.
+
+    Production paths (say /mnt/store-0 or the backup's own folder) do not exist on the standby; the
+    workspace holds the same folder under the restore point. For each path, the longest tail of it that
+    exists in the workspace and holds a sectorstore.json is taken.
+    """
+    f = miner_repo / "storage.json"
+    if not f.is_file():
+        return []
+    try:
+        doc = json.loads(f.read_text())
+        paths = doc["StoragePaths"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{f}: not a Lotus storage.json ({{\"StoragePaths\": [{{\"Path\": …}}]}}): {exc}") from None
+    changes = []
+    for entry in paths:
+        old = str(entry.get("Path", ""))
+        new = _workspace_twin(Path(old), workspace_root)
+        if new is not None and str(new) != old:
+            entry["Path"] = str(new)
+            changes.append((old, str(new)))
+    if changes:
+        f.write_text(json.dumps(doc, indent=2) + "\n")
+    return changes
+
+
+def _workspace_twin(path: Path, root: Path) -> Path | None:
+    parts: Sequence[str] = path.parts[1:] if path.is_absolute() else path.parts
+    for i in range(len(parts)):
+        candidate = root.joinpath(*parts[i:])
+        if (candidate / "sectorstore.json").is_file():
+            return candidate
+    return None

@@ -1,0 +1,127 @@
+"""Readiness probes against a standby's Lotus APIs; each returns (ready, what it saw) for the wait policies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from spdrill.clock import Clock
+from spdrill.errors import DrillError, LotusRPCError
+from spdrill.lotus import FullNodeClient, MinerClient, epochs_behind, is_synced
+from spdrill.targets import Target
+from spdrill.waits import ProbeGaveUp
+
+WINDOW_POST_TASK = "post/v0/windowproof"
+WPOST_PERIOD_DEADLINES = 48
+
+
+class PoStError(DrillError):
+    """The WindowPoSt dry-run or a provability check found a problem."""
+
+
+class StandbyProbe:
+    """Probes for one role of the standby; each notices a dead process instead of waiting it out."""
+
+    def __init__(self, target: Target, role: str) -> None:
+        self.target = target
+        self.role = role
+
+    def _alive(self) -> None:
+        code = self.target.exit_code(self.role)
+        if code is not None:
+            tail = " | ".join(self.target.logs().get(self.role, "").strip().splitlines()[-3:])
+            from spdrill.redact import redact
+
+            raise ProbeGaveUp(f"the {self.role} process exited with code {code}: {redact(tail) or 'no output'}")
+
+    def api_up(self, client: FullNodeClient | MinerClient) -> tuple[bool, str]:
+        self._alive()
+        v = client.version()
+        return True, f"{v.version} (agent {v.agent or 'lotus'})"
+
+    def synced(self, client: FullNodeClient, facts: dict[str, Any], now: datetime) -> tuple[bool, str]:
+        """Synced exactly as `lotus sync wait` decides: head's min timestamp within one block delay of now."""
+        self._alive()
+        delay = client.version().block_delay or 30
+        head = client.chain_head()
+        ts = now.timestamp()
+        behind = epochs_behind(head, ts, delay)
+        facts.update({"height": head.height, "epochs_behind": behind, "block_delay": delay})
+        ok = is_synced(head, ts, delay)
+        return ok, f"height {head.height}, {behind} epochs behind" + (" (synced)" if ok else "")
+
+    def storage(self, client: MinerClient, facts: dict[str, Any]) -> str:
+        local = client.storage_local()
+        facts["paths"] = len(local)
+        if not local:
+            raise PoStError("lotus-miner has no local storage path attached; check the restored storage.json and "
+                            "that every storage path of the restore point exists in the workspace")
+        return f"{len(local)} storage path(s) attached: " + ", ".join(sorted(str(p) for p in local.values()))
+
+    def windowpost_worker(self, client: MinerClient, facts: dict[str, Any]) -> tuple[bool, str]:
+        self._alive()
+        stats = client.worker_stats()
+        post = [w for w in stats.values() if w.enabled and WINDOW_POST_TASK in w.tasks]
+        facts.update({"workers": len(stats), "windowpost_workers": len(post),
+                      "gpus": sorted({g for w in post for g in w.gpus})})
+        if not post:
+            return False, f"{len(stats)} worker(s) connected, none doing WindowPoSt"
+        w = post[0]
+        return True, f"WindowPoSt worker on {w.hostname} with GPUs: {', '.join(w.gpus) or 'none'}"
+
+    def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str,
+                       facts: dict[str, Any]) -> str:
+        """CheckProvable for every deadline that has live sectors; fail naming each bad sector."""
+        info = full.state_miner_info(actor)
+        bad: dict[int, str] = {}
+        checked = deadlines = 0
+        for dl in range(WPOST_PERIOD_DEADLINES):
+            live = [n for p in full.state_miner_partitions(actor, dl) for n in p.live_sectors]
+            if not live:
+                continue
+            deadlines += 1
+            checked += len(live)
+            bad.update(miner.check_provable(info.window_post_proof_type, actor, live, info.seal_proof_type))
+        facts.update({"deadlines": deadlines, "sectors_checked": checked, "bad_sectors": len(bad)})
+        if bad:
+            first = sorted(bad.items())[:5]
+            listing = "; ".join(f"sector {n}: {why}" for n, why in first)
+            more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+            raise PoStError(f"{len(bad)} of {checked} live sectors are not provable on the standby: {listing}{more}. "
+                            "Restore the missing or damaged sealed/cache files before relying on this backup")
+        return f"{checked} live sectors in {deadlines} deadlines provable"
+
+    def post_dry_run(self, full: FullNodeClient, miner: MinerClient, actor: str, facts: dict[str, Any],
+                     clock: Clock) -> str:
+        """ComputeWindowPoSt for the next deadline with sectors; it must finish inside the budget."""
+        budget = float(facts["budget_seconds"])
+        current = full.state_miner_proving_deadline(actor).index
+        chosen = None
+        for step in range(1, WPOST_PERIOD_DEADLINES + 1):
+            dl = (current + step) % WPOST_PERIOD_DEADLINES
+            parts = full.state_miner_partitions(actor, dl)
+            if any(len(p.live_sectors) for p in parts):
+                chosen = (dl, len(parts), sum(len(p.live_sectors) for p in parts))
+                break
+        if chosen is None:
+            raise PoStError(f"{actor} has no live sectors in any deadline: nothing to prove")
+        dl, nparts, nsectors = chosen
+        facts.update({"deadline": dl, "partitions": nparts, "sectors": nsectors})
+        t0 = clock.elapsed()
+        try:
+            results = miner.compute_window_post(dl)
+        except LotusRPCError as exc:
+            raise PoStError(f"ComputeWindowPoSt for deadline {dl} failed: {exc.rpc_message}") from None
+        took = clock.elapsed() - t0
+        skipped = sorted({n for r in results for part in r.partitions for n in part.skipped})
+        proofs = sum(len(r.proofs) for r in results)
+        facts.update({"seconds": round(took, 3), "skipped": len(skipped), "proofs": proofs})
+        if skipped:
+            raise PoStError(f"WindowPoSt dry-run for deadline {dl} skipped {len(skipped)} sector(s) "
+                            f"({', '.join(map(str, skipped[:10]))}); they would be declared faulty")
+        if proofs == 0:
+            raise PoStError(f"WindowPoSt dry-run for deadline {dl} produced no proof")
+        if took > budget:
+            raise PoStError(f"WindowPoSt dry-run for deadline {dl} took {took:.0f}s, over the {budget:.0f}s budget "
+                            "(30m challenge window minus the plan's post_margin): the deadline would be missed")
+        return f"deadline {dl}: {nparts} partition(s), {nsectors} sectors proven in {took:.1f}s (budget {budget:.0f}s)"
