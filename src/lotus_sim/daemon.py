@@ -1,0 +1,365 @@
+"""The simulated full node's API: chain head and sync, miner state, wallet and mpool, as Lotus answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lotus_sim.bitfield import decode_runs, encode_runs
+from lotus_sim.chain import ChainSync, cid_for, rfc3339
+from lotus_sim.jwt import JwtError, decode_allow, encode_allow
+from lotus_sim.perms import DAEMON_PERMS
+from lotus_sim.rpc import Api, JsonStream, RpcError
+from lotus_sim.world import SectorInfo, World
+
+__all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode", "sector_json"]
+
+API_VERSION_V1 = 131840  # 2.3.0
+API_VERSION_V0 = 66816  # 1.5.0
+NODE_VERSION = "1.36.2-dev+lotus-sim"
+# A network total of about 25 EiB; only its type and order of magnitude matter to callers.
+TOTAL_POWER = str(25 * (1 << 60))
+MIN_POWER = 10 * (1 << 40)  # consensus minimum: 10 TiB
+
+
+def sector_json(info: SectorInfo) -> dict[str, Any]:
+    """SectorOnChainInfo JSON of one sector (SectorKeyCID is null: never snap-upgraded)."""
+    return {
+        "SectorNumber": info.number,
+        "SealProof": info.seal_proof,
+        "SealedCID": {"/": info.sealed_cid},
+        "Activation": info.activation,
+        "Expiration": info.expiration,
+        "DealWeight": str(info.deal_weight),
+        "VerifiedDealWeight": str(info.verified_deal_weight),
+        "InitialPledge": str(info.initial_pledge),
+        "ExpectedDayReward": str(info.expected_day_reward),
+        "ExpectedStoragePledge": str(info.expected_storage_pledge),
+        "PowerBaseEpoch": info.power_base_epoch,
+        "ReplacedDayReward": str(info.replaced_day_reward),
+        "SectorKeyCID": None,
+        "Flags": info.flags,
+        "DailyFee": str(info.daily_fee),
+    }
+
+
+class DaemonNode:
+    """State and RPC handlers of one running `lotus daemon`."""
+
+    def __init__(
+        self,
+        sync: ChainSync,
+        world_loader: Callable[[], World | None],
+        wallet: Callable[[], list[str]],
+        secret: bytes,
+        record: Callable[[dict[str, Any]], None],
+        peers: int,
+    ) -> None:
+        self.sync = sync
+        self.secret = secret
+        self.session = str(uuid.uuid4())
+        self.stop = threading.Event()
+        self._wallet = wallet
+        self._record = record
+        self._peers = peers if sync.bootstrap else 0
+        self._world: World | None = None
+        self._loaded = threading.Event()
+        self._load_error: str | None = None
+        self._nonces: dict[str, int] = {}
+        self._lock = threading.Lock()
+        # Loading a big world takes a while; the API answers meanwhile and state calls wait for it.
+        threading.Thread(target=self._load, args=(world_loader,), daemon=True).start()
+
+    def _load(self, loader: Callable[[], World | None]) -> None:
+        try:
+            self._world = loader()
+        except Exception as exc:  # noqa: BLE001 - reported through every state call
+            self._load_error = str(exc)
+        finally:
+            self._loaded.set()
+
+    def world(self) -> World | None:
+        """The imported world once loaded (None for a chain without a lotus-sim state block)."""
+        if not self._loaded.wait(120):
+            raise RpcError("chain state is still loading")
+        if self._load_error:
+            raise RpcError(f"loading chain state: {self._load_error}")
+        return self._world
+
+    def _miner(self, addr: str) -> World:
+        world = self.world()
+        if world is None or addr.replace("t0", "f0", 1) != world.miner.replace("t0", "f0", 1):
+            raise RpcError(f"failed to load miner actor: actor {addr} not found")
+        return world
+
+    # ---- common -------------------------------------------------------------------------------
+    def version(self, api_version: int) -> dict[str, Any]:
+        """Filecoin.Version."""
+        return {"Version": NODE_VERSION, "APIVersion": api_version,
+                "BlockDelay": self.sync.clock.block_delay, "Agent": "lotus-sim"}
+
+    def auth_new(self, perms: list[str]) -> str:
+        """Filecoin.AuthNew: the JWT as base64 ([]byte in Go)."""
+        return base64.b64encode(encode_allow(list(perms), self.secret).encode()).decode()
+
+    def auth_verify(self, token: str) -> list[str]:
+        """Filecoin.AuthVerify."""
+        try:
+            return decode_allow(token, self.secret)
+        except JwtError as exc:
+            raise RpcError(f"JWT Verification failed: {exc}") from exc
+
+    # ---- chain --------------------------------------------------------------------------------
+    def chain_head(self) -> dict[str, Any]:
+        """Filecoin.ChainHead."""
+        return self.sync.tipset(self.sync.head_height())
+
+    def tipset_by_height(self, height: int, tsk: Any) -> dict[str, Any]:
+        """Filecoin.ChainGetTipSetByHeight."""
+        head = self.sync.head_height()
+        if not isinstance(height, int) or height < 0:
+            raise RpcError(f"invalid height {height!r}")
+        if height > head:
+            raise RpcError("looking for tipset with height greater than start point")
+        return self.sync.tipset(height)
+
+    def sync_state(self) -> dict[str, Any]:
+        """Filecoin.SyncState."""
+        return {"ActiveSyncs": self.sync.active_syncs(), "VMApplied": 0}
+
+    def behind(self) -> int:
+        """NodeStatus's Behind: Lotus divides by a hard-coded 30 s, whatever the block delay."""
+        head = self.sync.head_height()
+        return max(0, int(time.time() - self.sync.timestamp_of(head)) // 30)
+
+    def node_status(self, include_chain: bool) -> dict[str, Any]:
+        """Filecoin.NodeStatus."""
+        head = self.sync.head_height()
+        chain = {"BlocksPerTipsetLast100": 0.0, "BlocksPerTipsetLastFinality": 0.0}
+        if include_chain and head > 900:
+            chain = {"BlocksPerTipsetLast100": 1.0, "BlocksPerTipsetLastFinality": 1.0}
+        return {
+            "SyncStatus": {"Epoch": head, "Behind": self.behind()},
+            "PeerStatus": {"PeersToPublishMsgs": self._peers, "PeersToPublishBlocks": self._peers},
+            "ChainStatus": chain,
+        }
+
+    def health(self, ready: bool) -> tuple[int, str]:
+        """/health/livez and /health/readyz: ready needs peers (NAT reachability) and Behind < 5."""
+        if not ready:
+            return 200, "ok"
+        if self._peers > 0 and self.behind() < 5:
+            return 200, "ok"
+        return 503, "not ready"
+
+    # ---- state --------------------------------------------------------------------------------
+    def network_version(self, tsk: Any) -> int:
+        """Filecoin.StateNetworkVersion."""
+        world = self.world()
+        return world.network_version if world else 27
+
+    def miner_info(self, addr: str, tsk: Any) -> dict[str, Any]:
+        """Filecoin.StateMinerInfo."""
+        w = self._miner(addr)
+        return {
+            "Owner": w.owner.id_address,
+            "Worker": w.worker.id_address,
+            "NewWorker": "<empty>",
+            "ControlAddresses": [c.id_address for c in w.controls],
+            "WorkerChangeEpoch": -1,
+            "PeerId": w.peer_id,
+            "Multiaddrs": [],
+            "WindowPoStProofType": w.proofs.window_post_proof,
+            "SectorSize": w.sector_size,
+            "WindowPoStPartitionSectors": w.proofs.partition_sectors,
+            "ConsensusFaultElapsed": -1,
+            "PendingOwnerAddress": None,
+            "Beneficiary": w.owner.id_address,
+            "BeneficiaryTerm": {"Quota": "0", "UsedQuota": "0", "Expiration": 0},
+            "PendingBeneficiaryTerm": None,
+        }
+
+    def proving_deadline(self, addr: str, tsk: Any) -> dict[str, Any]:
+        """Filecoin.StateMinerProvingDeadline at the head."""
+        d = self._miner(addr).deadline_info(self.sync.head_height())
+        return {
+            "CurrentEpoch": d.current_epoch, "PeriodStart": d.period_start, "Index": d.index,
+            "Open": d.open, "Close": d.close, "Challenge": d.challenge, "FaultCutoff": d.fault_cutoff,
+            "WPoStPeriodDeadlines": d.wpost_period_deadlines, "WPoStProvingPeriod": d.wpost_proving_period,
+            "WPoStChallengeWindow": d.wpost_challenge_window,
+            "WPoStChallengeLookback": d.wpost_challenge_lookback,
+            "FaultDeclarationCutoff": d.fault_declaration_cutoff,
+        }
+
+    def deadlines(self, addr: str, tsk: Any) -> list[dict[str, Any]]:
+        """Filecoin.StateMinerDeadlines: deadlines already past in this period have all partitions proven."""
+        w = self._miner(addr)
+        current = w.deadline_info(self.sync.head_height()).index
+        out = []
+        for index in range(len(w.deadlines)):
+            count = len(w.partitions(index))
+            proven = range(count) if index < current else range(0)
+            out.append({"PostSubmissions": encode_runs(proven), "DisputableProofCount": 0, "DailyFee": "0"})
+        return out
+
+    def partitions(self, addr: str, index: int, tsk: Any) -> list[dict[str, Any]]:
+        """Filecoin.StateMinerPartitions."""
+        w = self._miner(addr)
+        if not isinstance(index, int) or not 0 <= index < len(w.deadlines):
+            raise RpcError(f"invalid deadline index {index!r}: expected 0..{len(w.deadlines) - 1}")
+        out = []
+        for p in range(len(w.partitions(index))):
+            sets = w.partition_sets(index, p)
+            out.append({
+                "AllSectors": encode_runs(sets.all), "FaultySectors": encode_runs(sets.faulty),
+                "RecoveringSectors": encode_runs(sets.recovering), "LiveSectors": encode_runs(sets.live),
+                "ActiveSectors": encode_runs(sets.active),
+            })
+        return out
+
+    def _sector_stream(self, w: World, numbers: Iterator[int]) -> JsonStream:
+        def fragments() -> Iterator[str]:
+            yield "["
+            first = True
+            for n in numbers:
+                info = w.sector_info(n)
+                if info is None:
+                    continue
+                yield ("" if first else ",") + json.dumps(sector_json(info), separators=(",", ":"))
+                first = False
+            yield "]"
+
+        return JsonStream(fragments())
+
+    def miner_sectors(self, addr: str, filt: Any, tsk: Any) -> JsonStream:
+        """Filecoin.StateMinerSectors (streamed: a million sectors never sit in memory as JSON)."""
+        w = self._miner(addr)
+        if filt is None:
+            return self._sector_stream(w, iter(w.all_sectors()))
+        if not isinstance(filt, list):
+            raise RpcError("sector filter must be an RLE+ bitfield JSON list like [0,3,5,2]")
+        try:
+            wanted = list(decode_runs(filt))
+        except ValueError as exc:
+            raise RpcError(f"sector filter: {exc}") from exc
+        return self._sector_stream(w, iter(wanted))
+
+    def active_sectors(self, addr: str, tsk: Any) -> JsonStream:
+        """Filecoin.StateMinerActiveSectors."""
+        w = self._miner(addr)
+        return self._sector_stream(w, iter(w.active_sectors()))
+
+    def faults(self, addr: str, tsk: Any) -> list[int]:
+        """Filecoin.StateMinerFaults."""
+        w = self._miner(addr)
+        return encode_runs(sorted(n for n in w.faulty if w.has_sector(n)))
+
+    def recoveries(self, addr: str, tsk: Any) -> list[int]:
+        """Filecoin.StateMinerRecoveries."""
+        w = self._miner(addr)
+        return encode_runs(sorted(n for n in w.recovering if w.has_sector(n)))
+
+    def sector_info(self, addr: str, number: int, tsk: Any) -> dict[str, Any] | None:
+        """Filecoin.StateSectorGetInfo: null for a sector the miner does not have."""
+        info = self._miner(addr).sector_info(int(number))
+        return None if info is None else sector_json(info)
+
+    def miner_power(self, addr: str, tsk: Any) -> dict[str, Any]:
+        """Filecoin.StateMinerPower."""
+        raw, qa = self._miner(addr).miner_power()
+        return {
+            "MinerPower": {"RawBytePower": str(raw), "QualityAdjPower": str(qa)},
+            "TotalPower": {"RawBytePower": TOTAL_POWER, "QualityAdjPower": TOTAL_POWER},
+            "HasMinPower": raw >= MIN_POWER,
+        }
+
+    # ---- wallet and mpool ---------------------------------------------------------------------
+    def wallet_list(self) -> list[str]:
+        """Filecoin.WalletList: the keys in this repo's keystore."""
+        return self._wallet()
+
+    def wallet_has(self, addr: str) -> bool:
+        """Filecoin.WalletHas."""
+        return addr in self._wallet()
+
+    def wallet_default(self) -> str:
+        """Filecoin.WalletDefaultAddress."""
+        keys = self._wallet()
+        if not keys:
+            raise RpcError("failed to get default address: key not found")
+        return keys[0]
+
+    def _key_address(self, addr: str) -> str:
+        world = self._world
+        if world is not None:
+            for acc in (world.owner, world.worker, *world.controls):
+                if addr.replace("t0", "f0", 1) == acc.id_address.replace("t0", "f0", 1):
+                    return acc.key_address
+        return addr
+
+    def mpool_push(self, msg: dict[str, Any], spec: Any) -> dict[str, Any]:
+        """Filecoin.MpoolPushMessage: signs with the daemon wallet; every attempt is recorded."""
+        if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("From", "To")):
+            raise RpcError("message must be an object with From and To addresses")
+        sender, key = msg["From"], self._key_address(msg["From"])
+        entry = {"time": rfc3339(time.time()), "from": sender, "key": key, "to": msg["To"],
+                 "method": int(msg.get("Method") or 0), "params": msg.get("Params"), "accepted": False,
+                 "error": None}
+        if key not in self._wallet():
+            reason = f"signing using key '{key}': key info not found"
+            entry["error"] = f"mpool push: failed to sign message: {reason}"
+            self._record(entry)
+            raise RpcError(str(entry["error"]))
+        with self._lock:
+            nonce = self._nonces.get(key, 0)
+            self._nonces[key] = nonce + 1
+        entry["accepted"] = True
+        self._record(entry)
+        cid = {"/": cid_for(f"msg:{key}:{nonce}")}
+        message = {
+            "Version": 0, "To": msg["To"], "From": sender, "Nonce": nonce,
+            "Value": str(msg.get("Value") or "0"),
+            "GasLimit": int(msg.get("GasLimit") or 10_000_000), "GasFeeCap": "100000", "GasPremium": "0",
+            "Method": entry["method"], "Params": msg.get("Params") or "", "CID": cid,
+        }
+        signature = base64.b64encode(cid_for(f"sig:{key}:{nonce}").encode()[:96]).decode()
+        return {"Message": message, "Signature": {"Type": 2, "Data": signature}, "CID": cid}
+
+    # ---- wiring -------------------------------------------------------------------------------
+    def api(self, api_version: int) -> Api:
+        """The RPC namespace for /rpc/v0 (api_version 1.5.0) or /rpc/v1 (2.3.0)."""
+        methods: dict[str, Callable[..., Any]] = {
+            "Version": lambda: self.version(api_version),
+            "Session": lambda: self.session,
+            "Shutdown": self.stop.set,
+            "AuthNew": self.auth_new, "AuthVerify": self.auth_verify,
+            "ChainHead": self.chain_head, "ChainGetTipSetByHeight": self.tipset_by_height,
+            "SyncState": self.sync_state, "NodeStatus": self.node_status,
+            "StateNetworkVersion": self.network_version, "StateMinerInfo": self.miner_info,
+            "StateMinerProvingDeadline": self.proving_deadline, "StateMinerDeadlines": self.deadlines,
+            "StateMinerPartitions": self.partitions, "StateMinerSectors": self.miner_sectors,
+            "StateMinerActiveSectors": self.active_sectors, "StateMinerFaults": self.faults,
+            "StateMinerRecoveries": self.recoveries, "StateSectorGetInfo": self.sector_info,
+            "StateMinerPower": self.miner_power, "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
+            "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool_push,
+        }
+        return Api(methods, DAEMON_PERMS)
+
+
+def record_to(path: Path) -> Callable[[dict[str, Any]], None]:
+    """A recorder appending one JSON line per entry to `path` (created on first use)."""
+    lock = threading.Lock()
+
+    def record(entry: dict[str, Any]) -> None:
+        with lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+    return record
