@@ -18,6 +18,8 @@ __all__ = ["ZfsSource", "ZfsSnapshot", "parse_snapshot_list", "reap_clones", "fr
 DRILL_PROPERTY = "spdrill:drill"
 OWNER_PROPERTY = "spdrill:owner"
 _TIMEOUT = 120.0
+# What zfs says when it is installed but cannot work: zfs-fuse without its daemon, OpenZFS without its module.
+_NO_ZFS = ("failed to initialize ZFS library", "zfs-fuse daemon is running", "modules are not loaded")
 _DATASET_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/")
 
 ZfsSnapshot = tuple[str, datetime, int]  # name, creation, userrefs (holds)
@@ -166,9 +168,12 @@ class ZfsSource:
         )
 
 
-# FUSE and busy mounts can refuse a destroy for a moment after the last process let go of the clone.
+# zfs-fuse answers "dataset is busy" for about a second after the last file access in a clone.
 _RETRY_BUSY = Retrying(
-    stop=stop_after_attempt(5), wait=wait_fixed(0.5), retry=retry_if_exception_type(TargetError), reraise=True
+    stop=stop_after_attempt(10),
+    wait=wait_fixed(0.5),
+    retry=retry_if_exception_type(TargetError),
+    reraise=True,
 )
 
 
@@ -195,8 +200,8 @@ def reap_clones(runner: CommandRunner, drill_id: str | None) -> list[str]:
         f"{DRILL_PROPERTY},{OWNER_PROPERTY},mountpoint",
     ]
     done = runner.run(argv, timeout=_TIMEOUT)
-    if done.rc == 127:
-        return []  # no zfs on this host: nothing of ours can exist
+    if done.rc == 127 or any(s in done.stdout + done.stderr for s in _NO_ZFS):
+        return []  # no zfs tools, daemon or module on this host: nothing of ours can exist
     if done.rc != 0:
         check(runner, argv, timeout=_TIMEOUT, what="list marked ZFS clones")
     props: dict[str, dict[str, str]] = {}

@@ -1,0 +1,170 @@
+"""ZFS: both `zfs list` dialects, and clones on a real file-backed zfs-fuse pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spdrill.errors import InputError, TargetError, UsageError
+from spdrill.snapshots import RestorePoint, cleanup, load_source
+from spdrill.snapshots.zfs import parse_snapshot_list
+
+DATA = Path(__file__).parent / "data"
+FILES = {"config.toml": b"[Subsystems]\n", "sealed/s-t01000-1": os.urandom(64 << 10)}
+
+# Hand-written in the shape OpenZFS 2.x prints for `zfs list -H -p -t snapshot -o name,creation,userrefs`.
+OPENZFS_P = (
+    "tank/lotus@auto-2026-11-26_0300\t1795662000\t0\n"
+    "tank/lotus@auto-2026-11-26_0200\t1795658400\t2\n"
+    "tank/lotus@manual\t1795654800\t-\n"
+)
+
+
+def test_parses_openzfs_parsable_output_oldest_first() -> None:
+    assert parse_snapshot_list(OPENZFS_P, parsable=True) == [
+        ("tank/lotus@manual", datetime(2026, 11, 26, 1, tzinfo=UTC), 0),
+        ("tank/lotus@auto-2026-11-26_0200", datetime(2026, 11, 26, 2, tzinfo=UTC), 2),
+        ("tank/lotus@auto-2026-11-26_0300", datetime(2026, 11, 26, 3, tzinfo=UTC), 0),
+    ]
+
+
+def test_parses_recorded_zfs_fuse_output() -> None:
+    """Recorded on this project's machine: zfs-fuse 0.7 prints local, minute-precise dates and no -p."""
+    parsed = parse_snapshot_list((DATA / "zfs-fuse-list.txt").read_text(), parsable=False, tz=UTC)
+    assert [(n.split("@")[1], c, h) for n, c, h in parsed] == [
+        ("auto-2026-11-26_0200", datetime(2026, 11, 26, 12, 22, tzinfo=UTC), 0),
+        ("auto-2026-11-26_0300", datetime(2026, 11, 26, 12, 22, tzinfo=UTC), 1),
+        ("daily-2026-11-26", datetime(2026, 11, 26, 12, 26, tzinfo=UTC), 1),
+    ]
+    assert "invalid option 'p'" in (DATA / "zfs-fuse-list-p.stderr").read_text()
+
+
+def test_dates_without_p_are_in_the_hosts_zone_and_may_be_space_padded() -> None:
+    text = "tank/l@a\tSat Nov  7  2:05 2026\t0\n"
+    (parsed,) = parse_snapshot_list(text, parsable=False, tz=timezone(timedelta(hours=1)))
+    assert parsed[1] == datetime(2026, 11, 7, 1, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsable", "match"),
+    [
+        ("tank/l@a\t1795662000\n", True, "line 1: expected 3 tab-separated fields"),
+        ("tank/l@a\tyesterday\t0\n", True, "cannot read creation 'yesterday'"),
+        ("tank/l@a\t1795662000\tmany\n", True, "userrefs 'many'"),
+        ("\ntank/l@a\t26.11.2026 02:00\t0\n", False, "line 2: cannot read creation"),
+    ],
+)
+def test_malformed_output_is_an_input_error(text: str, parsable: bool, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        parse_snapshot_list(text, parsable=parsable)
+
+
+def _snapshot(name: str, hold: bool = False) -> None:
+    subprocess.run(["zfs", "snapshot", name], check=True)
+    if hold:
+        subprocess.run(["zfs", "hold", "keep", name], check=True)
+
+
+def _release(name: str) -> None:
+    subprocess.run(["zfs", "release", "keep", name], check=True)
+
+
+@pytest.mark.integration
+def test_restore_points_with_holds_and_prefix(
+    zpool: Any, populate: Callable[[Path, dict[str, bytes]], None]
+) -> None:
+    dataset, _ = zpool.dataset("lotus", FILES)
+    zpool.dataset("lotus/child", {"x": b"1"})
+    _snapshot(f"{dataset}@auto-1", hold=True)
+    _snapshot(f"{dataset}@manual")
+    _snapshot(f"{dataset}/child@auto-1")  # a child's snapshot is not the dataset's restore point
+    _snapshot(f"{dataset}@auto-2")
+    try:
+        source = load_source({"kind": "zfs", "dataset": dataset}, where="p")
+        rps = source.restore_points()
+        assert [(rp.name.split("@")[1], rp.protected, rp.path) for rp in rps] == [
+            ("auto-1", True, None), ("manual", False, None), ("auto-2", False, None)
+        ]  # fmt: skip
+        assert all(rp.created.tzinfo is UTC for rp in rps)
+        assert abs(rps[-1].created - datetime.now(UTC)) < timedelta(minutes=2)
+        assert rps == sorted(rps, key=lambda rp: rp.created)
+        prefixed = load_source({"kind": "zfs", "dataset": dataset, "snapshot_prefix": "auto-"}, where="p")
+        assert [rp.name.split("@")[1] for rp in prefixed.restore_points()] == ["auto-1", "auto-2"]
+    finally:
+        _release(f"{dataset}@auto-1")
+
+
+@pytest.mark.integration
+def test_missing_dataset_is_a_target_error(zpool: Any) -> None:
+    with pytest.raises(TargetError, match=r"could not list snapshots of .*/nope: .*does not exist"):
+        load_source({"kind": "zfs", "dataset": f"{zpool.name}/nope"}, where="p").restore_points()
+
+
+@pytest.mark.integration
+def test_clone_is_marked_writable_and_never_touches_the_snapshot(
+    zpool: Any, tmp_path: Path, hash_tree: Callable[[Path], str]
+) -> None:
+    dataset, live = zpool.dataset("lotus", FILES)
+    _snapshot(f"{dataset}@auto-1", hold=True)
+    source = load_source({"kind": "zfs", "dataset": dataset}, where="p")
+    (rp,) = source.restore_points()
+    live_before = hash_tree(live)
+    try:
+        ws = source.create_workspace(rp, "d1", tmp_path / "ws")
+        assert ws.path == tmp_path / "ws" / "spdrill-d1-zfs-0" and ws.method == "zfs clone"
+        clone = f"{zpool.name}/spdrill-d1-0"
+        props = subprocess.run(["zfs", "get", "-H", "-o", "value", "spdrill:drill,origin", clone],
+                               capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        assert props == ["d1", rp.name]
+        snapshot_view = hash_tree(ws.path)
+        (ws.path / "config.toml").write_text("changed by the drill")
+        (ws.path / "sealed/s-t01000-1").unlink()
+        ws.destroy()
+        ws.destroy()
+        assert not (tmp_path / "ws" / "spdrill-d1-zfs-0").exists()
+        # A second clone of the same snapshot shows what the snapshot holds: exactly what it held before.
+        with source.create_workspace(rp, "d2", tmp_path / "ws") as again:
+            assert hash_tree(again.path) == snapshot_view
+            assert (again.path / "sealed/s-t01000-1").read_bytes() == FILES["sealed/s-t01000-1"]
+        assert hash_tree(live) == live_before
+        assert [p.protected for p in source.restore_points()] == [True]
+    finally:
+        _release(f"{dataset}@auto-1")
+
+
+@pytest.mark.integration
+def test_cleanup_reaps_the_clone_a_killed_drill_left(zpool: Any, tmp_path: Path) -> None:
+    dataset, _ = zpool.dataset("lotus", FILES)
+    _snapshot(f"{dataset}@auto-1")
+    source = load_source({"kind": "zfs", "dataset": dataset}, where="p")
+    (rp,) = source.restore_points()
+    source.create_workspace(rp, "killed", tmp_path / "ws")  # never destroyed: the drill "died"
+    other = source.create_workspace(rp, "other", tmp_path / "ws")
+    # Both belong to this live process, so a sweep of stale ones must keep them...
+    assert cleanup() == []
+    # ...while naming the drill reaps exactly its clone, and leaves the snapshot.
+    assert cleanup("killed") == [f"{zpool.name}/spdrill-killed-0"]
+    assert not (tmp_path / "ws" / "spdrill-killed-zfs-0").exists()
+    assert [p.name for p in source.restore_points()] == [rp.name]
+    other_host = "spdrill:owner=another-host:1"  # its process cannot be checked from here: keep it
+    subprocess.run(["zfs", "set", other_host, f"{zpool.name}/spdrill-other-0"], check=True)
+    assert cleanup() == []
+    dead = f"spdrill:owner={os.uname().nodename}:999999999"  # this host, a pid that cannot exist
+    subprocess.run(["zfs", "set", dead, f"{zpool.name}/spdrill-other-0"], check=True)
+    assert cleanup() == [f"{zpool.name}/spdrill-other-0"]
+    other.destroy()  # already reaped: destroy stays quiet
+
+
+@pytest.mark.integration
+def test_foreign_restore_point_is_refused(zpool: Any, tmp_path: Path) -> None:
+    dataset, _ = zpool.dataset("lotus", FILES)
+    source = load_source({"kind": "zfs", "dataset": dataset}, where="p")
+    foreign = RestorePoint("zfs", f"{zpool.name}/other@a", None, datetime.now(UTC), False)
+    with pytest.raises(UsageError, match="not a snapshot of ZFS dataset"):
+        source.create_workspace(foreign, "d1", tmp_path / "ws")
