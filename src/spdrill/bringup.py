@@ -13,7 +13,7 @@ from typing import Any
 from spdrill import fence
 from spdrill.errors import CannotRunError, DrillError, InputError
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
-from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient, parse_api_info
+from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import CHALLENGE_WINDOW_S, Plan
 from spdrill.redact import redact, register
 from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
@@ -215,7 +215,7 @@ class BringUp:
         client = FullNodeClient(self.ep.daemon_read)
         info = client.state_miner_info(self.plan.actor)
         wallet = client.wallet_list()
-        keys = {a: client.state_account_key(a) for a in (info.owner, info.worker, *info.control_addresses)}
+        keys = {a: _account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
         checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
                                                   [keys[a] for a in info.control_addresses])
         report = fence.FenceReport(checked, size, config_verdict)
@@ -227,8 +227,9 @@ class BringUp:
         parts = self._parts()
         assert self.ep.daemon_admin is not None
         port = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
+        daemon_addr = _maddr("127.0.0.1", self.ep.ports["daemon"])
         env = self._env(LOTUS_MINER_PATH=str(parts.miner_repo),
-                        FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{_maddr('127.0.0.1', self.ep.ports['daemon'])}")
+                        FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
         env[fence.ENV_OVERRIDE] = "true"
         self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
                                     *self.plan.standby.miner_args], env=env)
@@ -266,7 +267,8 @@ class BringUp:
         budget = CHALLENGE_WINDOW_S - self.plan.objectives.post_margin
         note.facts["budget_seconds"] = budget
         return StandbyProbe(self.target, "miner").post_dry_run(
-            FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin, timeout=self.plan.standby.timeouts.post),
+            FullNodeClient(self.ep.daemon_read),
+            MinerClient(self.ep.miner_admin, timeout=self.plan.standby.timeouts.post),
             self.plan.actor, note.facts, self.journal.clock)
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ class BringUp:
             raise InputError(f"the restored {role} repo has no token file ({token_file}); the repo backup is "
                              "incomplete (Lotus writes it on first start)") from None
         register(token)
-        return parse_api_info(f"{token}:{_maddr(host, port)}")
+        return ApiInfo.parse(f"{token}:{_maddr(host, port)}")
 
     def _cli_token(self, argv: list[str], var: str, host: str, port: int, **env: str) -> ApiInfo:
         res = self.target.run(argv, env=self._env(**env), timeout=60)
@@ -295,10 +297,20 @@ class BringUp:
         if res.returncode != 0 or line is None:
             raise InputError(f"`{' '.join(argv)}` gave no {var} line (exit {res.returncode}): "
                              f"{_tail(redact(res.stderr))}")
-        info = parse_api_info(line.split("=", 1)[1])
+        info = ApiInfo.parse(line.split("=", 1)[1])
         if info.token:
             register(info.token)
-        return parse_api_info(f"{info.token}:{_maddr(host, port)}")
+        return ApiInfo.parse(f"{info.token}:{_maddr(host, port)}")
+
+
+def _account_key(client: FullNodeClient, address: str) -> str:
+    """The key address behind an ID address (MinerInfo names owner/worker/control by ID; wallets list keys)."""
+    if address[1:2] != "0":
+        return address
+    key = client.rpc.call("StateAccountKey", address, [])
+    if not isinstance(key, str):
+        raise InputError(f"StateAccountKey({address}) gave {type(key).__name__}, expected an address")
+    return key
 
 
 def _maddr(host: str, port: int) -> str:
@@ -311,7 +323,8 @@ def _tail(text: str, lines: int = 5) -> str:
 
 def _describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) -> None:
     """Facts about the chain snapshot and the metadata backup, read from the files themselves."""
-    from spdrill.lotus import check_backup, read_snapshot_head
+    from spdrill.lotus.backup import check_backup
+    from spdrill.lotus.car import read_snapshot_head
 
     if parts.chain_snapshot is not None:
         try:

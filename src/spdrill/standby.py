@@ -7,7 +7,7 @@ from typing import Any
 
 from spdrill.clock import Clock
 from spdrill.errors import DrillError, LotusRPCError
-from spdrill.lotus import FullNodeClient, MinerClient, epochs_behind, is_synced
+from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef, epochs_behind, is_sync_done
 from spdrill.targets import Target
 from spdrill.waits import ProbeGaveUp
 
@@ -47,7 +47,7 @@ class StandbyProbe:
         ts = now.timestamp()
         behind = epochs_behind(head, ts, delay)
         facts.update({"height": head.height, "epochs_behind": behind, "block_delay": delay})
-        ok = is_synced(head, ts, delay)
+        ok = is_sync_done(head, ts, delay)
         return ok, f"height {head.height}, {behind} epochs behind" + (" (synced)" if ok else "")
 
     def storage(self, client: MinerClient, facts: dict[str, Any]) -> str:
@@ -63,16 +63,17 @@ class StandbyProbe:
         stats = client.worker_stats()
         post = [w for w in stats.values() if w.enabled and WINDOW_POST_TASK in w.tasks]
         facts.update({"workers": len(stats), "windowpost_workers": len(post),
-                      "gpus": sorted({g for w in post for g in w.gpus})})
+                      "gpus": sorted({g for w in post for g in w.info.gpus})})
         if not post:
             return False, f"{len(stats)} worker(s) connected, none doing WindowPoSt"
         w = post[0]
-        return True, f"WindowPoSt worker on {w.hostname} with GPUs: {', '.join(w.gpus) or 'none'}"
+        return True, f"WindowPoSt worker on {w.info.hostname} with GPUs: {', '.join(w.info.gpus) or 'none'}"
 
     def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str,
                        facts: dict[str, Any]) -> str:
         """CheckProvable for every deadline that has live sectors; fail naming each bad sector."""
         info = full.state_miner_info(actor)
+        miner_id = int(actor[2:])
         bad: dict[int, str] = {}
         checked = deadlines = 0
         for dl in range(WPOST_PERIOD_DEADLINES):
@@ -81,7 +82,9 @@ class StandbyProbe:
                 continue
             deadlines += 1
             checked += len(live)
-            bad.update(miner.check_provable(info.window_post_proof_type, actor, live, info.seal_proof_type))
+            sectors = full.state_miner_sectors(actor, Bitfield.from_iterable(live))
+            refs = [SectorRef(miner_id, s.sector_number, s.seal_proof) for s in sectors]
+            bad.update(miner.check_provable(info.window_post_proof_type, refs))
         facts.update({"deadlines": deadlines, "sectors_checked": checked, "bad_sectors": len(bad)})
         if bad:
             first = sorted(bad.items())[:5]
@@ -114,7 +117,7 @@ class StandbyProbe:
             raise PoStError(f"ComputeWindowPoSt for deadline {dl} failed: {exc.rpc_message}") from None
         took = clock.elapsed() - t0
         skipped = sorted({n for r in results for part in r.partitions for n in part.skipped})
-        proofs = sum(len(r.proofs) for r in results)
+        proofs = sum(len(r.proof_bytes) for r in results)
         facts.update({"seconds": round(took, 3), "skipped": len(skipped), "proofs": proofs})
         if skipped:
             raise PoStError(f"WindowPoSt dry-run for deadline {dl} skipped {len(skipped)} sector(s) "

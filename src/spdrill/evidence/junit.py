@@ -41,4 +41,4 @@ def drill_junit(journal: Journal) -> str:
         props[f"version_{component}"] = version
     suite = TestSuite(f"spdrill {journal.plan_name}", cases, timestamp=journal.started_at.isoformat(),
                       properties=props, id=journal.drill_id)
-    return to_xml_report_string([suite], prettyprint=True)
+    return str(to_xml_report_string([suite], prettyprint=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -63,7 +64,9 @@ class LocalTarget:
         except OSError as exc:
             raise TargetError(f"cannot create the drill folder under {self.workdir}: {exc.strerror}; "
                               "set [target.local] workdir to a writable folder") from None
-        (root / ".spdrill-drill").write_text(drill_id + "\n")
+        from spdrill.reaper import write_owner
+
+        write_owner(root, drill_id)
         self.root = root
         return root
 
@@ -144,7 +147,5 @@ class LocalTarget:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

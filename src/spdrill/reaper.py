@@ -1,0 +1,75 @@
+"""Reap what killed drills left on this host: standby processes, workspaces (clones, snapshots), drill folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from spdrill.snapshots import cleanup as cleanup_workspaces
+from spdrill.snapshots.cleanup import owner_alive, owner_tag
+from spdrill.targets.local import MARK_ENV
+
+OWNER_FILE = ".spdrill-drill"
+
+
+def write_owner(folder: Path, drill_id: str) -> None:
+    """Mark a drill folder with its id and the harness process that owns it."""
+    (folder / OWNER_FILE).write_text(f"{drill_id}\n{owner_tag()}\n")
+
+
+def _folder_owner(folder: Path) -> tuple[str, str]:
+    try:
+        lines = (folder / OWNER_FILE).read_text().splitlines()
+    except OSError:
+        return folder.name.removeprefix("spdrill-"), ""
+    return (lines[0] if lines else ""), (lines[1] if len(lines) > 1 else "")
+
+
+def drill_processes() -> dict[int, str]:
+    """pid → drill id of every process carrying the drill mark in its environment."""
+    found: dict[int, str] = {}
+    marker = (MARK_ENV + "=").encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        for var in env.split(b"\0"):
+            if var.startswith(marker):
+                found[int(entry.name)] = var[len(marker):].decode(errors="replace")
+    return found
+
+
+def reap(*, drill_id: str | None = None, workdir: Path = Path("/var/tmp/spdrill")) -> list[str]:
+    """Remove one drill's leftovers, or (None) those of every drill whose harness process is gone."""
+    removed: list[str] = []
+    stale: set[str] = set()
+    folders = sorted(workdir.glob("spdrill-*")) if workdir.is_dir() else []
+    for folder in folders:
+        did, owner = _folder_owner(folder)
+        if (drill_id is not None and did == drill_id) or (drill_id is None and not owner_alive(owner)):
+            stale.add(did)
+    if drill_id is not None:
+        stale.add(drill_id)
+    for pid, did in drill_processes().items():
+        if did in stale:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    continue
+            removed.append(f"process {pid} (drill {did})")
+    for did in sorted(stale):
+        roots = sorted((workdir / f"spdrill-{did}").glob("ws*"))
+        removed += [f"workspace {p}" for p in cleanup_workspaces(did, roots=roots)]
+        folder = workdir / f"spdrill-{did}"
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(f"drill folder {folder}")
+    return removed or ["nothing to clean up"]

@@ -1,0 +1,97 @@
+"""`spdrill run`: run the drills through pytest in-process, then print the summary and map the exit code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import spdrill
+from spdrill.errors import UsageError
+from spdrill.journal import Journal
+from spdrill.pytest_plugin import DRILL_KEY
+from spdrill.summary import render_summary
+
+
+def shipped_drills() -> Path:
+    """The drills/ folder next to the installed package (an editable install of the repository)."""
+    root = Path(spdrill.__file__).resolve().parents[2]
+    drills = root / "drills"
+    if not (drills.is_dir() and (root / "conftest.py").is_file()):
+        raise UsageError(f"cannot find spdrill's drills/ folder (looked in {root}); pass --drills DIR or install "
+                         "spdrill from its repository with `pip install -e .`")
+    return drills
+
+
+class _Collector:
+    """Catches the drill's journal as the session ends, before the fixture's objects go away."""
+
+    def __init__(self) -> None:
+        self.journal: Journal | None = None
+        self.drill_dir: Path | None = None
+        self.cannot_run = False
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        drill = config.stash.get(DRILL_KEY, None)
+        if drill is not None:
+            self.journal = drill.journal.freeze()
+            self.drill_dir = drill.plan.reports / drill.id
+            self.cannot_run = drill.cannot_run is not None
+
+
+def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, keyword: str | None,
+              drills: Path | None) -> int:
+    """Validate the plan, run the drills, print the summary; exit 0/1/2/3 as the README says."""
+    from spdrill.planload import load_validated
+
+    demo_tmp: Path | None = None
+    if plan is None and not os.environ.get("SPDRILL_PLAN"):
+        from spdrill.demo import make_demo_plan
+
+        demo_tmp = Path(tempfile.mkdtemp(prefix="spdrill-demo-"))
+        print("spdrill: no plan given: drilling a SIMULATED restore point made by lotus-sim (the Lotus stand-in), "
+              "not real Lotus.", file=sys.stderr)
+        plan = make_demo_plan(demo_tmp, reports=(reports or Path("reports")).resolve())
+    elif plan is None:
+        plan = Path(os.environ["SPDRILL_PLAN"])
+    load_validated(plan)  # exit 2 on a bad plan before anything starts
+    folder = drills or shipped_drills()
+    root = folder.resolve().parent
+    args = [str(folder), "--rootdir", str(root), "-p", "no:cacheprovider", "--plan", str(plan), "-q",
+            "--no-header", "-p", "no:randomly"]
+    if target:
+        args += ["--drill-target", target]
+    if reports:
+        args += ["--drill-reports", str(reports.resolve())]
+    if keyword:
+        args += ["-k", keyword]
+    junit_tmp = Path(tempfile.mkdtemp(prefix="spdrill-junit-")) / "junit-pytest.xml"
+    args += ["--junitxml", str(junit_tmp)]
+    collector = _Collector()
+    try:
+        rc = int(pytest.main(args, plugins=[collector]))
+    finally:
+        if collector.drill_dir is not None and junit_tmp.exists():
+            collector.drill_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(junit_tmp), collector.drill_dir / "junit-pytest.xml")
+        shutil.rmtree(junit_tmp.parent, ignore_errors=True)
+        if demo_tmp is not None:
+            shutil.rmtree(demo_tmp, ignore_errors=True)
+    if collector.journal is not None:
+        print(render_summary(collector.journal, collector.drill_dir), file=sys.stdout)
+    return _exit_code(rc, collector)
+
+
+def _exit_code(rc: int, collector: Any) -> int:
+    if collector.cannot_run or rc == 3:
+        return 3
+    if rc in (0, 1):
+        return rc
+    if rc == 2:  # interrupted, or pytest.exit from a plan error
+        return 3 if collector.journal is not None else 2
+    return 2  # usage error or no drills collected

@@ -1,0 +1,40 @@
+"""The end-of-drill summary people read: verdict, RTO with its critical path, RPO, each check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spdrill.duration import format_duration
+from spdrill.journal import Journal
+from spdrill.phases import critical_path, rto
+
+
+def render_summary(journal: Journal, reports: Path | None = None) -> str:
+    """Plain text; a pure function of the journal."""
+    measured = rto(journal.checks)
+    ok = bool(journal.checks) and all(c.passed for c in journal.checks)
+    lines = ["", "=" * 72]
+    banner = "  [SIMULATED: the standby was the lotus-sim stand-in, not real Lotus]" if journal.simulated else ""
+    lines.append(f"spdrill drill {journal.drill_id}  {'PASS' if ok else 'FAIL'}{banner}")
+    lines.append(f"plan {journal.plan_name!r}  actor {journal.actor}  target {journal.target}")
+    obj = journal.objectives
+    if measured is None:
+        lines.append(f"RTO  not reached (objective {format_duration(obj['rto_seconds'])})")
+    else:
+        path = " > ".join(f"{p.name} {format_duration(p.duration)}" for p in critical_path(journal.phases,
+                                                                                           until=measured))
+        lines.append(f"RTO  {format_duration(measured)} (objective {format_duration(obj['rto_seconds'])})")
+        lines.append(f"     critical path: {path}")
+    for rp in journal.restore_points:
+        lines.append(f"RPO  {format_duration(rp.age_seconds)} (objective {format_duration(obj['rpo_seconds'])})"
+                     f"  restore point {rp.name}")
+    lines.append("checks:")
+    for c in journal.checks:
+        mark = "PASS" if c.passed else "FAIL"
+        lines.append(f"  {mark}  {c.title}" + ("" if c.passed else f"\n        {c.message}"))
+    if "fence" in journal.facts:
+        lines.append(f"fence: {journal.facts['fence']}")
+    if reports is not None:
+        lines.append(f"reports: {reports}")
+    lines.append("=" * 72)
+    return "\n".join(lines)
