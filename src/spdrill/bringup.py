@@ -156,9 +156,9 @@ class BringUp:
         if parts.chain_snapshot is None:
             raise InputError(f"no chain snapshot matching {self.plan.restore.layout.chain_snapshot!r} in the "
                              "restore point; set [restore.layout] chain_snapshot")
-        argv = ["lotus", "daemon", "--import-snapshot", str(parts.chain_snapshot), "--halt-after-import",
-                "--remove-existing-chain"]
-        res = self.target.run(argv, env=self._env(LOTUS_PATH=str(parts.daemon_repo)),
+        argv = ["lotus", "daemon", "--import-snapshot", self.target.path(parts.chain_snapshot),
+                "--halt-after-import", "--remove-existing-chain"]
+        res = self.target.run(argv, env=self._env(LOTUS_PATH=self.target.path(parts.daemon_repo)),
                               timeout=self.plan.standby.timeouts.import_chain)
         if res.returncode != 0:
             raise InputError(f"lotus daemon --import-snapshot {parts.chain_snapshot.name} failed (exit "
@@ -170,15 +170,16 @@ class BringUp:
         port = self.plan.standby.ports.daemon or self.target.free_port()
         self.ep.ports["daemon"] = port
         self.target.spawn("daemon", ["lotus", "daemon", "--api", str(port), *self.plan.standby.daemon_args],
-                          env=self._env(LOTUS_PATH=str(parts.daemon_repo)))
-        host, hport = self.target.endpoint(port)
+                          env=self._env(LOTUS_PATH=self.target.path(parts.daemon_repo)), port=port)
+        host, hport = self.target.endpoint("daemon", port)
         probe = StandbyProbe(self.target, "daemon")
         admin = self._token_from_repo(parts.daemon_repo, "daemon", host, hport)
         version = wait_for(lambda: probe.api_up(FullNodeClient(admin)), what="daemon API",
                            deadline=self.plan.standby.timeouts.start)
         self.ep.daemon_admin = admin
         self.ep.daemon_read = self._cli_token(["lotus", "auth", "api-info", "--perm", "read"],
-                                              "FULLNODE_API_INFO", host, hport, LOTUS_PATH=str(parts.daemon_repo))
+                                              "FULLNODE_API_INFO", host, hport,
+                                              LOTUS_PATH=self.target.path(parts.daemon_repo))
         note.facts["port"] = port
         self.journal.version("lotus", version, simulated="lotus-sim" in version)
         return f"daemon API up on port {port} ({version})"
@@ -196,14 +197,15 @@ class BringUp:
         mport = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
         wport = self.plan.standby.ports.worker or self.target.free_port()
         self.ep.ports["worker"] = wport
-        mhost, mport_ext = self.target.endpoint(mport)
-        miner_admin = self._token_from_repo(parts.miner_repo, "miner", mhost, mport_ext)
+        phost, pport = self.target.peer("miner", mport)
+        miner_admin = self._token_from_repo(parts.miner_repo, "miner", phost, pport)
         worker_repo = parts.root.parent / "lotus-worker"
         worker_repo.mkdir(exist_ok=True)
-        self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", f"127.0.0.1:{wport}",
+        listen = f"{self.target.listen_host('worker')}:{wport}"
+        self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", listen,
                                      *self.plan.standby.worker_args],
-                          env=self._env(LOTUS_WORKER_PATH=str(worker_repo),
-                                        MINER_API_INFO=f"{miner_admin.token}:{_maddr('127.0.0.1', mport)}"))
+                          env=self._env(LOTUS_WORKER_PATH=self.target.path(worker_repo),
+                                        MINER_API_INFO=f"{miner_admin.token}:{_maddr(phost, pport)}"), port=wport)
         note.facts["port"] = wport
         return f"worker started, listening on port {wport}"
 
@@ -227,20 +229,21 @@ class BringUp:
         parts = self._parts()
         assert self.ep.daemon_admin is not None
         port = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
-        daemon_addr = _maddr("127.0.0.1", self.ep.ports["daemon"])
-        env = self._env(LOTUS_MINER_PATH=str(parts.miner_repo),
+        daemon_addr = _maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
+        env = self._env(LOTUS_MINER_PATH=self.target.path(parts.miner_repo),
                         FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
         env[fence.ENV_OVERRIDE] = "true"
         self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
-                                    *self.plan.standby.miner_args], env=env)
-        host, hport = self.target.endpoint(port)
+                                    *self.plan.standby.miner_args], env=env, port=port)
+        host, hport = self.target.endpoint("miner", port)
         admin = self._token_from_repo(parts.miner_repo, "miner", host, hport)
         probe = StandbyProbe(self.target, "miner")
         version = wait_for(lambda: probe.api_up(MinerClient(admin)), what="lotus-miner API",
                            deadline=self.plan.standby.timeouts.start)
         self.ep.miner_admin = admin
         self.ep.miner_read = self._cli_token(["lotus-miner", "auth", "api-info", "--perm", "read"],
-                                             "MINER_API_INFO", host, hport, LOTUS_MINER_PATH=str(parts.miner_repo))
+                                             "MINER_API_INFO", host, hport,
+                                             LOTUS_MINER_PATH=self.target.path(parts.miner_repo))
         actor = MinerClient(self.ep.miner_read).actor_address()
         note.facts.update({"port": port, "actor": actor})
         self.journal.version("lotus-miner", version, simulated="lotus-sim" in version)

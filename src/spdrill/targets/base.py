@@ -33,8 +33,20 @@ class Target(Protocol):
         """Run a one-shot command to completion (TargetError on timeout)."""
         ...
 
-    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str]) -> None:
-        """Start a long-running role process; its output goes to the role's log."""
+    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
+        """Start a long-running role process serving its API on `port`; its output goes to the role's log."""
+        ...
+
+    def path(self, local: Path) -> str:
+        """How a standby command names a path of the drill folder (a container sees its mount point)."""
+        ...
+
+    def listen_host(self, role: str) -> str:
+        """The address a role binds its API to (127.0.0.1 on a host, 0.0.0.0 inside a container)."""
+        ...
+
+    def peer(self, role: str, port: int) -> tuple[str, int]:
+        """Host and port at which the other standby roles reach `role`'s API."""
         ...
 
     def exit_code(self, role: str) -> int | None:
@@ -45,8 +57,8 @@ class Target(Protocol):
         """A TCP port free on the target now."""
         ...
 
-    def endpoint(self, port: int) -> tuple[str, int]:
-        """Host and port at which the harness reaches a standby port."""
+    def endpoint(self, role: str, port: int) -> tuple[str, int]:
+        """Host and port at which the harness reaches `role`'s API."""
         ...
 
     def host(self) -> Any:

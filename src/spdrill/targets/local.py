@@ -87,7 +87,7 @@ class LocalTarget:
         return CommandResult(tuple(argv), p.returncode, p.stdout.decode(errors="replace"),
                              p.stderr.decode(errors="replace"))
 
-    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str]) -> None:
+    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
         assert self.root is not None, "open() first"
         log = open(self.root / "logs" / f"{role}.log", "ab")  # noqa: SIM115 - owned by the child
         try:
@@ -111,7 +111,16 @@ class LocalTarget:
             s.bind(("127.0.0.1", 0))
             return int(s.getsockname()[1])
 
-    def endpoint(self, port: int) -> tuple[str, int]:
+    def endpoint(self, role: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", port
+
+    def path(self, local: Path) -> str:
+        return str(local)
+
+    def listen_host(self, role: str) -> str:
+        return "127.0.0.1"
+
+    def peer(self, role: str, port: int) -> tuple[str, int]:
         return "127.0.0.1", port
 
     def host(self) -> Any:
