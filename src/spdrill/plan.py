@@ -73,6 +73,19 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """What the standby host must offer (checked by the host drills); sizes in bytes."""
+
+    gpu: bool = True
+    gpu_model: str = ""
+    gpu_free_memory: int = 8 * 2**30 + 2**29  # Lotus docs: WindowPoSt needs about 8.5 GiB of GPU memory
+    ram: int = 0
+    proof_params: bool = True
+    sector_size: int = 32 * 2**30
+    verify_param_digests: bool = False
+
+
+@dataclass(frozen=True)
 class StandbySpec:
     """How to start the standby's three roles."""
 
@@ -83,6 +96,18 @@ class StandbySpec:
     worker_args: tuple[str, ...] = ()
     ports: Ports = Ports()
     timeouts: Timeouts = Timeouts()
+    requirements: Requirements = Requirements()
+
+
+@dataclass(frozen=True)
+class ReportsSpec:
+    """Where evidence goes and who hears about it."""
+
+    dir: Path = Path("reports")
+    sign_key: Path | None = None
+    metrics: Path | None = None
+    webhook: str | None = None
+    history: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,7 @@ class Plan:
     standby: StandbySpec
     objectives: Objectives
     reports: Path
+    evidence: ReportsSpec = ReportsSpec()
 
 
 class _Reader:
@@ -226,13 +252,24 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     standby = _standby(r, r.table(doc, "standby", ""))
 
     rep = r.table(doc, "reports", "")
-    r.known(rep, "reports", {"dir"})
-    reports = Path(r.get(rep, "dir", "reports", str, "reports"))
-    if not reports.is_absolute():
-        reports = base / reports
+    r.known(rep, "reports", {"dir", "sign_key", "metrics", "webhook", "history"})
+
+    def _path(key: str, default: str | None) -> Path | None:
+        value = r.get(rep, key, "reports", str, default or "")
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    reports = _path("dir", "reports") or base / "reports"
+    webhook = r.get(rep, "webhook", "reports", str, "") or None
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise r.fail("reports.webhook", f"expected an http:// or https:// URL, found {webhook!r}")
+    evidence = ReportsSpec(dir=reports, sign_key=_path("sign_key", None), metrics=_path("metrics", None),
+                           webhook=webhook, history=_path("history", None))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
-                standby=standby, objectives=objectives, reports=reports)
+                standby=standby, objectives=objectives, reports=reports, evidence=evidence)
 
 
 def _restore(r: _Reader, t: Mapping[str, Any], validate_source: SourceValidator | None) -> RestoreSpec:
@@ -275,7 +312,8 @@ def _target(r: _Reader, t: Mapping[str, Any]) -> TargetSpec:
 
 
 def _standby(r: _Reader, t: Mapping[str, Any]) -> StandbySpec:
-    r.known(t, "standby", {"bindir", "env", "daemon_args", "miner_args", "worker_args", "ports", "timeouts"})
+    r.known(t, "standby", {"bindir", "env", "daemon_args", "miner_args", "worker_args", "ports", "timeouts",
+                           "requirements"})
     env = r.table(t, "env", "standby")
     for k, v in env.items():
         if not isinstance(v, str):
@@ -290,7 +328,42 @@ def _standby(r: _Reader, t: Mapping[str, Any]) -> StandbySpec:
     bindir = r.get(t, "bindir", "standby", str, "") or None
     return StandbySpec(bindir=bindir, env=dict(env), daemon_args=r.strings(t, "daemon_args", "standby"),
                        miner_args=r.strings(t, "miner_args", "standby"),
-                       worker_args=r.strings(t, "worker_args", "standby"), ports=ports, timeouts=timeouts)
+                       worker_args=r.strings(t, "worker_args", "standby"), ports=ports, timeouts=timeouts,
+                       requirements=_requirements(r, r.table(t, "requirements", "standby")))
+
+
+SIZE_FORM = 'a size like "8GiB", "512MiB", "32GiB" or a number of bytes'
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\s*$")
+_SIZE_UNITS = {None: 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+               "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def parse_size(text: str) -> int:
+    """Bytes for "8GiB", "512MiB", "2KiB", "4096"; ValueError naming the expected form."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not {SIZE_FORM}")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+def _requirements(r: _Reader, t: Mapping[str, Any]) -> Requirements:
+    where = "standby.requirements"
+    r.known(t, where, set(Requirements.__dataclass_fields__))
+    d = Requirements()
+    sizes = {}
+    for key in ("gpu_free_memory", "ram", "sector_size"):
+        value = t.get(key)
+        if value is None:
+            sizes[key] = getattr(d, key)
+            continue
+        try:
+            sizes[key] = value if isinstance(value, int) and not isinstance(value, bool) else parse_size(str(value))
+        except ValueError as exc:
+            raise r.fail(f"{where}.{key}", str(exc)) from None
+    return Requirements(gpu=r.get(t, "gpu", where, bool, d.gpu), gpu_model=r.get(t, "gpu_model", where, str, ""),
+                        proof_params=r.get(t, "proof_params", where, bool, d.proof_params),
+                        verify_param_digests=r.get(t, "verify_param_digests", where, bool, d.verify_param_digests),
+                        **sizes)
 
 
 def load_plan(path: Path, *, validate_source: SourceValidator | None = None) -> Plan:
