@@ -130,9 +130,7 @@ def zpool(zfs_daemon: None, tmp_path: Path) -> Iterator[Pool]:
     # cachefile=none: a pool the daemon remembered would come back at its next start, long after the test.
     sh("zpool", "create", "-o", "cachefile=none", "-m", str(tmp_path / "mnt"), name, str(image))
     yield Pool(name, tmp_path / "mnt")
-    leftovers = sh(
-        "zfs", "get", "-H", "-s", "local", "-o", "name", "spdrill:drill", check=False
-    ).stdout.split()
+    leftovers = sh("zfs", "get", "-H", "-s", "local", "-o", "name", "spdrill:drill", check=False).stdout.split()
     for _ in range(20):  # zfs-fuse reports "pool is busy" for about a second after the last file access
         if sh("zpool", "destroy", "-f", name, check=False).returncode == 0:
             break

@@ -57,9 +57,7 @@ def test_kinds_load_lazily() -> None:
         ({"kind": "btrfs"}, "plan.path", "missing"),
     ],
 )
-def test_bad_tables_name_the_field_and_the_expected_form(
-    table: dict[str, object], field: str, message: str
-) -> None:
+def test_bad_tables_name_the_field_and_the_expected_form(table: dict[str, object], field: str, message: str) -> None:
     with pytest.raises(PlanError) as info:
         load_source(table, where="plan")
     assert info.value.field == field

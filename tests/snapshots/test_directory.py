@@ -63,18 +63,14 @@ def test_lists_by_name_timestamp_with_mtime_for_names_without_one(tmp_path: Path
 
 def test_select_mtime_orders_by_modification_time(tmp_path: Path, populate: Populate) -> None:
     _backups(tmp_path, populate)
-    rps = load_source(
-        {"kind": "directory", "path": str(tmp_path), "select": "mtime"}, where="p"
-    ).restore_points()
+    rps = load_source({"kind": "directory", "path": str(tmp_path), "select": "mtime"}, where="p").restore_points()
     assert [Path(rp.name).name for rp in rps] == ["2026-11-26T0200Z", "notes", "2026-11-25T0200Z"]
     assert rps[0].created == datetime.fromtimestamp(1_000, UTC)
 
 
 def test_pattern_and_single(tmp_path: Path, populate: Populate) -> None:
     _backups(tmp_path, populate)
-    rps = load_source(
-        {"kind": "directory", "path": str(tmp_path), "pattern": "2026-*"}, where="p"
-    ).restore_points()
+    rps = load_source({"kind": "directory", "path": str(tmp_path), "pattern": "2026-*"}, where="p").restore_points()
     assert len(rps) == 2
     one = tmp_path / "2026-11-26T0200Z"
     single = load_source({"kind": "directory", "path": str(one), "single": True}, where="p").restore_points()

@@ -24,9 +24,7 @@ def test_timeout_is_rc_124() -> None:
 
 
 def test_check_names_what_failed_and_the_complaint() -> None:
-    with pytest.raises(
-        TargetError, match=r"could not list /nonexistent: `ls /nonexistent` exited 2: .*No such"
-    ):
+    with pytest.raises(TargetError, match=r"could not list /nonexistent: `ls /nonexistent` exited 2: .*No such"):
         check(LocalRunner(), ["ls", "/nonexistent"], timeout=10, what="list /nonexistent")
 
 

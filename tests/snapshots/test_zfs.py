@@ -76,9 +76,7 @@ def _release(name: str) -> None:
 
 
 @pytest.mark.integration
-def test_restore_points_with_holds_and_prefix(
-    zpool: Any, populate: Callable[[Path, dict[str, bytes]], None]
-) -> None:
+def test_restore_points_with_holds_and_prefix(zpool: Any, populate: Callable[[Path, dict[str, bytes]], None]) -> None:
     dataset, _ = zpool.dataset("lotus", FILES)
     zpool.dataset("lotus/child", {"x": b"1"})
     _snapshot(f"{dataset}@auto-1", hold=True)
