@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from spdrill.snapshots import LocalRunner, RestorePoint, retention_report
+from spdrill.snapshots import LocalRunner, RestorePoint, RetentionCheck, retention_report
 from spdrill.snapshots.btrfs import BtrfsSource
 from spdrill.snapshots.directory import DirectorySource
 from spdrill.snapshots.zfs import ZfsSource
@@ -19,8 +19,8 @@ def points(*ages_days: float, protected: bool | None = True, kind: str = "zfs") 
     return [RestorePoint(kind, f"tank/lotus@{a}", None, NOW - a * DAY, protected) for a in ages_days]
 
 
-def status(checks: list[object]) -> dict[str, str]:
-    return {c.name: c.status for c in checks}  # type: ignore[attr-defined]
+def status(checks: list[RetentionCheck]) -> dict[str, str]:
+    return {c.name: c.status for c in checks}
 
 
 def test_healthy_source_passes_everything() -> None:

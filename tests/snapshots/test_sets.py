@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from spdrill.snapshots import RestorePoint, choose
+from spdrill.snapshots import RestorePoint, SnapshotSetChoice, choose
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -14,8 +14,8 @@ def rps(source: str, *offsets_min: int) -> tuple[str, list[RestorePoint]]:
     return source, [RestorePoint("zfs", f"{source}@{o}", None, T0 + o * MIN, True) for o in offsets_min]
 
 
-def names(choice: object) -> list[str]:
-    return [rp.name for rp in choice.restore_points]  # type: ignore[attr-defined]
+def names(choice: SnapshotSetChoice) -> list[str]:
+    return [rp.name for rp in choice.restore_points]
 
 
 def test_newest_of_each_when_they_agree() -> None:
