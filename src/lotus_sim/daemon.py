@@ -296,12 +296,19 @@ class DaemonNode:
         return keys[0]
 
     def _key_address(self, addr: str) -> str:
-        world = self._world
+        world = self.world()
         if world is not None:
             for acc in (world.owner, world.worker, *world.controls):
                 if addr.replace("t0", "f0", 1) == acc.id_address.replace("t0", "f0", 1):
                     return acc.key_address
         return addr
+
+    def account_key(self, addr: str, tsk: Any) -> str:
+        """Filecoin.StateAccountKey: the key address behind an account's ID address."""
+        key = self._key_address(addr)
+        if key == addr and addr[1:2] == "0":
+            raise RpcError(f"resolution lookup failed ({addr}): actor not found")
+        return key
 
     def mpool_push(self, msg: dict[str, Any], spec: Any) -> dict[str, Any]:
         """Filecoin.MpoolPushMessage: signs with the daemon wallet; every attempt is recorded."""
@@ -346,7 +353,8 @@ class DaemonNode:
             "StateMinerPartitions": self.partitions, "StateMinerSectors": self.miner_sectors,
             "StateMinerActiveSectors": self.active_sectors, "StateMinerFaults": self.faults,
             "StateMinerRecoveries": self.recoveries, "StateSectorGetInfo": self.sector_info,
-            "StateMinerPower": self.miner_power, "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
+            "StateMinerPower": self.miner_power, "StateAccountKey": self.account_key,
+            "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
             "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool_push,
         }
         return Api(methods, DAEMON_PERMS)

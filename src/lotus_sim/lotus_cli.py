@@ -28,12 +28,12 @@ from lotus_sim.repo import (
     write_api_files,
 )
 from lotus_sim.rpc import RpcServer
-from lotus_sim.rpcclient import multiaddr_for
+from lotus_sim.rpcclient import RpcClient, multiaddr_for
 from lotus_sim.runtime import Knobs, load_knobs, record_dir
 from lotus_sim.snapshot import read_head
 from lotus_sim.world import World
 
-__all__ = ["main"]
+__all__ = ["auth", "main", "wait_for_sync"]
 
 STAGES = {0: "idle", 1: "header sync", 2: "persisting headers", 3: "message sync", 4: "complete",
           5: "error", 6: "fetching messages"}
@@ -136,8 +136,12 @@ def run_daemon(args: Any, knobs: Knobs) -> int:
 
 
 def sync_wait(watch: bool) -> int:
-    """`lotus sync wait`: Lotus's SyncWait loop, done when the head is less than one block delay old."""
-    api = connect("FULLNODE_API_INFO", _lotus_path(), "v1")
+    """`lotus sync wait`."""
+    return wait_for_sync(connect("FULLNODE_API_INFO", _lotus_path(), "v1"), watch)
+
+
+def wait_for_sync(api: RpcClient, watch: bool = False) -> int:
+    """Lotus's SyncWait loop: done once the head is less than one block delay old (lotus-miner uses it)."""
     block_delay = int(api.call("Version")["BlockDelay"])
     last = ""
     while True:

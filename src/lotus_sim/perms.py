@@ -36,6 +36,7 @@ DAEMON_PERMS: dict[str, str] = {
     "StateMinerRecoveries": "read",
     "StateSectorGetInfo": "read",
     "StateMinerPower": "read",
+    "StateAccountKey": "read",
     "WalletList": "write",
     "WalletHas": "write",
     "WalletDefaultAddress": "write",
@@ -72,6 +73,7 @@ WORKER_PERMS: dict[str, str] = {
     "Paths": "admin",
     "Enabled": "admin",
     "TaskTypes": "admin",
+    "GenerateWindowPoSt": "admin",
 }
 
 

@@ -36,7 +36,7 @@ class RpcError(Exception):
 
 
 class JsonStream:
-    """A result sent as it is produced (already-encoded JSON fragments), so huge results never sit in memory."""
+    """A result sent as it is produced (encoded JSON fragments), so huge results never sit in memory."""
 
     def __init__(self, fragments: Iterable[str]) -> None:
         self.fragments = fragments
