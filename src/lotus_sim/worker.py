@@ -1,0 +1,130 @@
+"""The simulated `lotus-worker run --windowpost`: registers with the miner, proves the partitions sent."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lotus_sim import post
+from lotus_sim.perms import WORKER_PERMS
+from lotus_sim.rpc import Api, RpcError, Unauthorized
+from lotus_sim.rpcclient import CallError, RpcClient
+from lotus_sim.runtime import Knobs
+
+__all__ = ["API_VERSION_WORKER", "WorkerNode", "resources_json"]
+
+API_VERSION_WORKER = 67328  # 1.7.0
+WINDOW_POST_TASK = "post/v0/windowproof"
+_GIB = 1 << 30
+
+
+def _meminfo() -> tuple[int, int, int, int]:
+    fields: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                fields[name] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0, 0, 0, 0
+    total, avail = fields.get("MemTotal", 0), fields.get("MemAvailable", 0)
+    swap, swap_free = fields.get("SwapTotal", 0), fields.get("SwapFree", 0)
+    return total, total - avail, swap, swap - swap_free
+
+
+def resources_json(gpus: list[str]) -> dict[str, Any]:
+    """WorkerResources JSON: host memory and CPUs, the GPUs, and WindowPoSt's per-proof requirements."""
+    total, used, swap, swap_used = _meminfo()
+    need = {"MinMemory": 32 * _GIB, "MaxMemory": 96 * _GIB, "GPUUtilization": 1.0 if gpus else 0.0,
+            "MaxParallelism": -1, "MaxParallelismGPU": 6, "BaseMinMemory": 32 * _GIB, "MaxConcurrent": 0}
+    return {
+        "MemPhysical": total, "MemUsed": used, "MemSwap": swap, "MemSwapUsed": swap_used,
+        "CPUs": os.cpu_count() or 1, "GPUs": gpus,
+        "Resources": {WINDOW_POST_TASK: {str(proof): dict(need) for proof in range(15)}},
+    }
+
+
+class WorkerNode:
+    """State and RPC handlers of one running WindowPoSt worker."""
+
+    def __init__(self, miner: RpcClient, knobs: Knobs, local_paths: list[dict[str, Any]], gpu: bool) -> None:
+        self.miner = miner
+        self.knobs = knobs
+        self.local_paths = local_paths
+        self.session = str(uuid.uuid4())
+        self.stop = threading.Event()
+        names = [g.strip() for g in knobs.gpus.split(",") if g.strip()]
+        self.gpus = [] if knobs.no_gpu else names
+        self.gpu_proving = gpu and bool(self.gpus)
+        self._paths: list[Path] | None = None
+        self._tokens: dict[str, tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def authorize(self, token: str) -> list[str]:
+        """Check a caller's token with the miner's AuthVerify, as Lotus workers do (cached for a minute)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._tokens.get(token)
+        if hit and now - hit[0] < 60:
+            return hit[1]
+        try:
+            allow = list(self.miner.call("AuthVerify", token))
+        except CallError as exc:
+            raise Unauthorized(str(exc)) from exc
+        with self._lock:
+            self._tokens[token] = (now, allow)
+        return allow
+
+    def storage_paths(self) -> list[Path]:
+        """The miner's storage paths, read through its API (a PoSt worker reads sectors where they are)."""
+        if self._paths is None:
+            try:
+                self._paths = [Path(p) for p in self.miner.call("StorageLocal").values()]
+            except CallError as exc:
+                raise RpcError(f"listing the miner's storage paths: {exc}") from exc
+        return self._paths
+
+    def info(self) -> dict[str, Any]:
+        """Filecoin.Info."""
+        resources = resources_json(self.gpus)
+        return {"Hostname": socket.gethostname(), "IgnoreResources": False, "Resources": resources}
+
+    def generate_window_post(
+        self, ppt: int, miner_id: int, sectors: list[dict[str, Any]], partition: int, randomness: str
+    ) -> dict[str, Any]:
+        """Filecoin.GenerateWindowPoSt: prove one partition from its sealed files, skip unreadable ones."""
+        numbers = [int(s["SectorNumber"]) for s in sectors]
+        seconds = self.knobs.post_seconds_per_partition
+        if not self.gpu_proving:
+            seconds *= 10  # CPU proving: bellman without a GPU is an order of magnitude slower
+        skipped, proof = post.prove_partition(self.storage_paths(), miner_id, numbers, seconds, randomness)
+        return {"PoStProofs": {"PoStProof": ppt, "ProofBytes": proof},
+                "Skipped": [{"Miner": miner_id, "Number": n} for n in skipped]}
+
+    def api(self) -> Api:
+        """The /rpc/v0 namespace."""
+        methods: dict[str, Callable[..., Any]] = {
+            "Version": lambda: API_VERSION_WORKER, "Session": lambda: self.session, "Shutdown": self.stop.set,
+            "Info": self.info, "Paths": lambda: self.local_paths, "Enabled": lambda: True,
+            "TaskTypes": lambda: {WINDOW_POST_TASK: {}}, "GenerateWindowPoSt": self.generate_window_post,
+        }
+        return Api(methods, WORKER_PERMS)
+
+    def keep_registered(self, url: str, period: float = 2.0) -> None:
+        """Re-run WorkerConnect whenever the miner's session changes (it restarted), until stopped."""
+        last = ""
+        while not self.stop.is_set():
+            try:
+                session = self.miner.call("Session")
+                if session != last:
+                    self.miner.call("WorkerConnect", url)
+                    last = session
+            except CallError:
+                last = ""  # the miner is away; connect again when it answers
+            self.stop.wait(period)
