@@ -1,0 +1,58 @@
+import pytest
+
+from spdrill.clock import FakeClock
+from spdrill.errors import LotusTransportError
+from spdrill.waits import POLL_INTERVAL, ProbeGaveUp, WaitTimeout, wait_for
+
+
+def test_wait_returns_once_ready_and_polls_within_a_second() -> None:
+    clock = FakeClock()
+    calls = []
+
+    def probe() -> tuple[bool, str]:
+        calls.append(clock.elapsed())
+        return clock.elapsed() >= 5, f"t={clock.elapsed()}"
+
+    assert wait_for(probe, what="x", deadline=60, sleep=clock.sleep) == "t=5.0"
+    assert POLL_INTERVAL <= 1.0
+    assert all(b - a <= 1.0 for a, b in zip(calls, calls[1:], strict=False))
+
+
+def test_wait_times_out_naming_what_it_saw() -> None:
+    clock = FakeClock()
+    with pytest.raises(WaitTimeout, match=r"chain sync: not ready after 10s \(last seen: 7 epochs behind\)"):
+        wait_for(lambda: (False, "7 epochs behind"), what="chain sync", deadline=10, sleep=clock.sleep)
+
+
+def test_transient_errors_are_retried() -> None:
+    clock = FakeClock()
+    state = {"n": 0}
+
+    def probe() -> tuple[bool, str]:
+        state["n"] += 1
+        if state["n"] < 3:
+            raise LotusTransportError("connection refused")
+        return True, "up"
+
+    assert wait_for(probe, what="api", deadline=10, sleep=clock.sleep) == "up"
+
+
+def test_transient_error_until_deadline_reports_it() -> None:
+    clock = FakeClock()
+
+    def probe() -> tuple[bool, str]:
+        raise LotusTransportError("connection refused")
+
+    with pytest.raises(WaitTimeout, match="connection refused"):
+        wait_for(probe, what="api", deadline=3, sleep=clock.sleep)
+
+
+def test_gave_up_stops_at_once() -> None:
+    clock = FakeClock()
+
+    def probe() -> tuple[bool, str]:
+        raise ProbeGaveUp("daemon exited with code 1")
+
+    with pytest.raises(ProbeGaveUp):
+        wait_for(probe, what="sync", deadline=100, sleep=clock.sleep)
+    assert clock.elapsed() == 0
