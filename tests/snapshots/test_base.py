@@ -53,7 +53,8 @@ def test_kinds_load_lazily() -> None:
         ({"kind": "directory", "path": "/b", "single": 1}, "plan.single", "true or false, found int 1"),
         ({"kind": "directory", "path": "/b", "overlay": "yes"}, "plan.overlay", "true or false"),
         ({"kind": "directory", "path": "/b", "pattern": ""}, "plan.pattern", "empty string"),
-        ({"kind": "btrfs", "path": "/s", "dataset": "x"}, "plan.dataset", "known keys: path, pattern"),
+        ({"kind": "btrfs", "path": "/s", "dataset": "x"}, "plan.dataset", "known keys: path, pattern, workspace_root"),
+        ({"kind": "btrfs", "path": "/s", "workspace_root": "ws"}, "plan.workspace_root", "absolute folder"),
         ({"kind": "btrfs"}, "plan.path", "missing"),
     ],
 )

@@ -80,9 +80,13 @@ def test_workspace_root_on_another_filesystem_is_refused_cleanly(
     make_btrfs_snapshot("2026-11-26T0200Z", FILES)
     source = load_source({"kind": "btrfs", "path": str(btrfs_mount / "snaps")}, where="p")
     (rp,) = source.restore_points()
-    with pytest.raises(TargetError, match="same btrfs filesystem as the snapshots"):
+    with pytest.raises(TargetError, match="same btrfs filesystem as the snapshots: set the source's `workspace_root`"):
         source.create_workspace(rp, "d1", tmp_path / "elsewhere")
     assert list((tmp_path / "elsewhere").iterdir()) == []
+    table = {"kind": "btrfs", "path": str(btrfs_mount / "snaps"), "workspace_root": str(btrfs_mount / "drills")}
+    with load_source(table, where="p").create_workspace(rp, "d1", tmp_path / "elsewhere") as ws:
+        assert ws.path == btrfs_mount / "drills" / "spdrill-d1-btrfs-0"
+    assert list((btrfs_mount / "drills").iterdir()) == []
 
 
 @pytest.mark.integration

@@ -147,9 +147,7 @@ class Options:
         value = self.table[key]
         # bool is an int in Python; a plan saying `count = true` is a mistake, not 1.
         if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
-            raise PlanError(
-                f"expected {form}, found {type(value).__name__} {value!r}", field=f"{self.where}.{key}"
-            )
+            raise PlanError(f"expected {form}, found {type(value).__name__} {value!r}", field=f"{self.where}.{key}")
         return value
 
     def string(self, key: str, *, form: str = "a string", default: str | None = None) -> str | None:

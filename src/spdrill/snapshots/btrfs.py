@@ -38,11 +38,15 @@ class BtrfsSource:
 
     kind = "btrfs"
 
-    def __init__(self, path: Path, runner: CommandRunner, *, pattern: str = "*") -> None:
+    def __init__(
+        self, path: Path, runner: CommandRunner, *, pattern: str = "*", workspace_root: Path | None = None
+    ) -> None:
         self.path = path
         self.name = str(path)
         self.runner = runner
         self.pattern = pattern
+        # A writable snapshot must live on the snapshots' own filesystem, which the drill's folder may not be.
+        self.workspace_root = workspace_root
 
     def restore_points(self) -> list[RestorePoint]:
         """Every subvolume under the folder, oldest first; plain folders there are ignored."""
@@ -68,10 +72,11 @@ class BtrfsSource:
         return sorted(points, key=lambda rp: (rp.created, rp.name))
 
     def create_workspace(self, rp: RestorePoint, drill_id: str, root: Path) -> Workspace:
-        """Take a writable snapshot of `rp` at `<root>/spdrill-<id>-btrfs-<n>` (same filesystem)."""
+        """Take a writable snapshot of `rp` at `<root>/spdrill-<id>-btrfs-<n>` (workspace_root if set)."""
         check_drill_id(drill_id)
         if rp.kind != self.kind or rp.path is None:
             raise UsageError(f"restore point {rp.name} is a {rp.kind} restore point, not a btrfs one")
+        root = self.workspace_root or root
         slot = claim_slot(self.runner, root, drill_id, self.kind, "btrfs", rp.name)
         done = self.runner.run(["btrfs", "subvolume", "snapshot", str(rp.path), str(slot)], timeout=_TIMEOUT)
         if done.rc != 0:
@@ -79,7 +84,7 @@ class BtrfsSource:
             complaint = (done.stderr.strip() or f"exit {done.rc}").splitlines()[-1]
             raise TargetError(
                 f"could not snapshot {rp.path} to {slot}: {complaint}; the workspace root must be a folder "
-                "on the same btrfs filesystem as the snapshots"
+                "on the same btrfs filesystem as the snapshots: set the source's `workspace_root` in the plan"
             )
         return Workspace(slot, rp, drill_id, lambda: remove_marked(self.runner, slot, "btrfs"),
                          method="btrfs snapshot")  # fmt: skip
@@ -91,4 +96,8 @@ def from_options(opts: Options, runner: CommandRunner) -> BtrfsSource:
     if not path.is_absolute():
         raise PlanError(f"expected an absolute folder path, found {str(path)!r}", field=f"{opts.where}.path")
     pattern = opts.string("pattern", form='a glob such as "lotus-*"', default="*") or "*"
-    return BtrfsSource(path, runner, pattern=pattern)
+    form = "an absolute folder on the snapshots' btrfs filesystem"
+    root = opts.string("workspace_root", form=form)
+    if root is not None and not Path(root).is_absolute():
+        raise PlanError(f"expected {form}, found {root!r}", field=f"{opts.where}.workspace_root")
+    return BtrfsSource(path, runner, pattern=pattern, workspace_root=Path(root) if root else None)

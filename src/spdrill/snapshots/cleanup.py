@@ -97,9 +97,7 @@ def remove_marked(runner: CommandRunner, path: Path, mode: str) -> None:
 
 
 def _reap_root(runner: CommandRunner, root: Path, drill_id: str | None) -> list[str]:
-    listing = runner.run(
-        ["find", str(root), "-maxdepth", "1", "-name", f"spdrill-*{MARKER_SUFFIX}"], timeout=60
-    )
+    listing = runner.run(["find", str(root), "-maxdepth", "1", "-name", f"spdrill-*{MARKER_SUFFIX}"], timeout=60)
     removed: list[str] = []
     for line in sorted(listing.stdout.splitlines()):
         marker = Path(line)

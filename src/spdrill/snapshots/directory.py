@@ -81,9 +81,7 @@ class DirectorySource:
                 f"restore-point folder {self.path} does not exist or is not a folder: "
                 "check the source's `path` in the plan"
             )
-        depth = (
-            ["-maxdepth", "0"] if self.single else ["-mindepth", "1", "-maxdepth", "1", "-name", self.pattern]
-        )
+        depth = ["-maxdepth", "0"] if self.single else ["-mindepth", "1", "-maxdepth", "1", "-name", self.pattern]
         listing = check(
             self.runner,
             ["find", str(self.path), *depth, "-printf", r"%T@\t%y\t%f\n"],
@@ -143,9 +141,7 @@ class DirectorySource:
                 if done.rc == 0:
                     return merged, "overlay"
                 why = (done.stderr.strip() or f"mount exited {done.rc}").splitlines()[-1]
-            log.warning(
-                "overlay workspace for %s not possible (%s); copying instead (overlay needs root)", src, why
-            )
+            log.warning("overlay workspace for %s not possible (%s); copying instead (overlay needs root)", src, why)
             check(run, ["rm", "-rf", "--one-file-system", str(slot)], timeout=60, what=f"clear {slot}")
         check(
             run,

@@ -31,9 +31,7 @@ class RetentionCheck:
 def _protection(source: Source, rps: Sequence[RestorePoint]) -> RetentionCheck:
     how = {"zfs": "a ZFS hold (zfs hold)", "btrfs": "the btrfs read-only flag"}.get(source.kind)
     if how is None or not rps:
-        why = (
-            "no restore points" if rps == [] or not rps else f"{source.kind} restore points have no such flag"
-        )
+        why = "no restore points" if rps == [] or not rps else f"{source.kind} restore points have no such flag"
         return RetentionCheck("protected", source.name, "skip", f"not applicable: {why}")
     bare = [rp.name for rp in rps if not rp.protected]
     if bare:

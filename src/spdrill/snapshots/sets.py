@@ -95,8 +95,6 @@ def _choice(
     return SnapshotSetChoice(tuple(members), window, consistent and bool(members))
 
 
-def select_set(
-    sources: Sequence[Source], *, window: timedelta, at: datetime | None = None
-) -> SnapshotSetChoice:
+def select_set(sources: Sequence[Source], *, window: timedelta, at: datetime | None = None) -> SnapshotSetChoice:
     """List each source's restore points and pick the newest set within `window` (created ≤ `at`)."""
     return choose([(s.name, s.restore_points()) for s in sources], window=window, at=at)

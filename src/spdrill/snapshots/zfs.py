@@ -54,8 +54,7 @@ def parse_snapshot_list(text: str, *, parsable: bool, tz: tzinfo | None = None) 
             holds = 0 if userrefs == "-" else int(userrefs)
         except ValueError as exc:
             raise InputError(
-                f"zfs list output line {number}: cannot read creation {creation!r} or "
-                f"userrefs {userrefs!r} ({exc})"
+                f"zfs list output line {number}: cannot read creation {creation!r} or userrefs {userrefs!r} ({exc})"
             ) from exc
         snapshots.append((name, created, holds))
     return sorted(snapshots, key=lambda s: s[1])
@@ -83,9 +82,7 @@ class ZfsSource:
             check(self.runner, argv, timeout=_TIMEOUT, what=what)
         # zfs-fuse (and Solaris-era zfs) has no -p for list: read its printed, minute-precise dates...
         argv.remove("-p")
-        listed = parse_snapshot_list(
-            check(self.runner, argv, timeout=_TIMEOUT, what=what).stdout, parsable=False
-        )
+        listed = parse_snapshot_list(check(self.runner, argv, timeout=_TIMEOUT, what=what).stdout, parsable=False)
         if not listed:
             return listed
         # ...then ask `zfs get -p`, which it does have, for the exact seconds; keep the minutes if it fails.
@@ -96,15 +93,11 @@ class ZfsSource:
         seconds = dict(line.split("\t", 1) for line in exact.stdout.splitlines() if "\t" in line)
         if exact.rc != 0 or not all(seconds.get(name, "").isdigit() for name, _, _ in listed):
             return listed
-        refined = [
-            (name, datetime.fromtimestamp(int(seconds[name]), UTC), holds) for name, _, holds in listed
-        ]
+        refined = [(name, datetime.fromtimestamp(int(seconds[name]), UTC), holds) for name, _, holds in listed]
         return sorted(refined, key=lambda s: s[1])
 
     def _snapshot_dir(self) -> Path | None:
-        done = self.runner.run(
-            ["zfs", "get", "-H", "-o", "value", "mountpoint", self.dataset], timeout=_TIMEOUT
-        )
+        done = self.runner.run(["zfs", "get", "-H", "-o", "value", "mountpoint", self.dataset], timeout=_TIMEOUT)
         mountpoint = done.stdout.strip()
         if done.rc != 0 or not mountpoint.startswith("/"):
             return None
@@ -180,9 +173,7 @@ _RETRY_BUSY = Retrying(
 def _destroy_clone(runner: CommandRunner, clone: str, mountpoint: Path | None) -> None:
     """Destroy one clone (never -r/-R, so nothing but the clone can go) and its empty mount folder."""
     if runner.run(["zfs", "list", "-H", "-o", "name", clone], timeout=_TIMEOUT).rc == 0:
-        _RETRY_BUSY(
-            check, runner, ["zfs", "destroy", "-f", clone], timeout=_TIMEOUT, what=f"destroy clone {clone}"
-        )
+        _RETRY_BUSY(check, runner, ["zfs", "destroy", "-f", clone], timeout=_TIMEOUT, what=f"destroy clone {clone}")
     if mountpoint is not None:
         runner.run(["rmdir", str(mountpoint)], timeout=30)
 
