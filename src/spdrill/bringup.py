@@ -216,7 +216,11 @@ class BringUp:
         config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", env)
         client = FullNodeClient(self.ep.daemon_read)
         info = client.state_miner_info(self.plan.actor)
-        wallet = client.wallet_list()
+        host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
+        # WalletList needs `write`; this token is used for that one call and nothing else.
+        writer = self._cli_token(["lotus", "auth", "api-info", "--perm", "write"], "FULLNODE_API_INFO", host, port,
+                                 LOTUS_PATH=self.target.path(parts.daemon_repo))
+        wallet = FullNodeClient(writer).wallet_list()
         keys = {a: _account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
         checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
                                                   [keys[a] for a in info.control_addresses])
@@ -250,8 +254,8 @@ class BringUp:
         return f"lotus-miner API up on port {port} as {actor}"
 
     def _storage(self, note: PhaseNote) -> str:
-        assert self.ep.miner_read is not None
-        return StandbyProbe(self.target, "miner").storage(MinerClient(self.ep.miner_read), note.facts)
+        assert self.ep.miner_admin is not None  # StorageLocal is an admin method in Lotus
+        return StandbyProbe(self.target, "miner").storage(MinerClient(self.ep.miner_admin), note.facts)
 
     def _worker_connected(self, note: PhaseNote) -> str:
         assert self.ep.miner_admin is not None

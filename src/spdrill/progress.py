@@ -25,7 +25,7 @@ def phase_line(phase: Phase) -> str:
 
 def phase_printer(config: Any = None, *, stream: Any = None) -> Callable[[Phase], None]:
     """A listener printing each phase as it ends; serialised, since branches finish on different threads."""
-    out = stream or sys.stderr
+    out = stream or sys.stderr  # `spdrill run` runs pytest with -s, so this is the terminal
     console = Console(file=out, highlight=False, soft_wrap=True)
     lock = threading.Lock()
 

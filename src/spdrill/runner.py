@@ -63,7 +63,7 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
     folder = drills or shipped_drills()
     root = folder.resolve().parent
     args = [str(folder), "--rootdir", str(root), "-p", "no:cacheprovider", "--plan", str(plan), "-q",
-            "--no-header", "-p", "no:randomly"]
+            "--no-header", "--tb=no", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if target:
         args += ["--drill-target", target]
     if reports:

@@ -1,45 +1,122 @@
-"""The JSON drill record: a pure function of the journal."""
+"""The JSON drill record (schema version 1): a pure function of the journal, described by drill-record.schema.json."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import datetime
-from enum import Enum
+import math
+from collections.abc import Mapping
+from datetime import timedelta
+from importlib import resources
 from typing import Any
 
-from spdrill.journal import Journal
+from spdrill.journal import Check, Fact, Journal, Phase, RestorePointRecord
 from spdrill.phases import critical_path, overhead, rto
 
 RECORD_VERSION = 1
+SCHEMA_ID = "https://spdrill.dev/schemas/drill-record-v1.schema.json"
+# Sections another part of spdrill (fence/reconciliation/exposure) leaves in journal.facts as JSON text.
+STRUCTURED_FACTS = ("reconciliation", "exposure")
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema (draft 2020-12) every record validates against."""
+    text = resources.files("spdrill").joinpath("data/drill-record.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def verdict(journal: Journal) -> str:
+    """"pass" when there were checks and every one passed; "fail" otherwise (no checks proves nothing)."""
+    return "pass" if journal.checks and all(c.passed for c in journal.checks) else "fail"
+
+
+def rpo_seconds(journal: Journal) -> float | None:
+    """The RPO of the drill: the age of its oldest restore point (a snapshot set is as old as its oldest part)."""
+    return max((rp.age_seconds for rp in journal.restore_points), default=None)
+
+
+def structured_fact(journal: Journal, key: str) -> dict[str, Any] | None:
+    """A fact holding a JSON object (reconciliation, exposure), parsed; None when absent or not an object."""
+    raw = journal.facts.get(key)
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"unparsed": raw}  # keep what the drill said rather than dropping it
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _phase(p: Phase, critical: set[str]) -> dict[str, Any]:
+    return {"name": p.name, "branch": p.branch, "start": p.start, "end": p.end, "duration": p.duration,
+            "outcome": p.outcome.value, "detail": p.detail, "after": list(p.after), "facts": _facts(p.facts),
+            "critical": p.name in critical}
+
+
+def _check(c: Check) -> dict[str, Any]:
+    return {"name": c.name, "title": c.title, "kind": c.kind, "passed": c.passed, "message": c.message,
+            "green_at": c.green_at, "duration": c.duration}
+
+
+def _restore_point(rp: RestorePointRecord) -> dict[str, Any]:
+    return {"role": rp.role, "kind": rp.kind, "name": rp.name, "created": rp.created.isoformat(),
+            "age_seconds": rp.age_seconds, "facts": _facts(rp.facts)}
+
+
+def _facts(facts: Mapping[str, Fact]) -> dict[str, Fact]:
+    # JSON has no NaN/Infinity; a non-finite measurement is recorded as "not measured".
+    return {str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in facts.items()}
+
+
+def _met(value: float | None, objective: float | None) -> bool | None:
+    if value is None or objective is None:
+        return None if objective is None else False
+    return value <= objective
 
 
 def drill_record(journal: Journal) -> dict[str, Any]:
-    """The record as plain JSON data, with the derived figures (RTO, critical path, RPO, verdict)."""
+    """The record as plain JSON data with the derived figures (verdict, RTO, critical path, RPO)."""
     measured = rto(journal.checks)
-    rec: dict[str, Any] = {"record_version": RECORD_VERSION, **_plain(journal)}
-    rec["rto_seconds"] = measured
-    rec["critical_path"] = [p.name for p in critical_path(journal.phases, until=measured)]
-    rec["rpo_seconds"] = max((rp.age_seconds for rp in journal.restore_points), default=None)
-    rec["harness_overhead_seconds"] = (overhead(journal.phases, journal.finished_at)
-                                       if journal.finished_at is not None else None)
-    rec["verdict"] = "pass" if journal.checks and all(c.passed for c in journal.checks) else "fail"
+    path = critical_path(journal.phases, until=measured)
+    rpo = rpo_seconds(journal)
+    obj = {str(k): float(v) for k, v in journal.objectives.items()}
+    finished = (journal.started_at + timedelta(seconds=journal.finished_at)).isoformat() \
+        if journal.finished_at is not None else None
+    rec: dict[str, Any] = {
+        "$schema": SCHEMA_ID,
+        "record_version": RECORD_VERSION,
+        "drill_id": journal.drill_id,
+        "simulated": journal.simulated,
+        "verdict": verdict(journal),
+        "plan": {"name": journal.plan_name, "source": journal.plan_source, "digest": journal.plan_digest},
+        "actor": journal.actor,
+        "target": journal.target,
+        "started_at": journal.started_at.isoformat(),
+        "finished_at": finished,
+        "duration_seconds": journal.finished_at,
+        "objectives": obj,
+        "rto_seconds": measured,
+        "rto_met": _met(measured, obj.get("rto_seconds")),
+        "critical_path": [p.name for p in path],
+        "rpo_seconds": rpo,
+        "rpo_met": _met(rpo, obj.get("rpo_seconds")),
+        "harness_overhead_seconds": (overhead(journal.phases, journal.finished_at)
+                                     if journal.finished_at is not None else None),
+        "restore_points": [_restore_point(rp) for rp in journal.restore_points],
+        "phases": [_phase(p, {c.name for c in path}) for p in journal.phases],
+        "checks": [_check(c) for c in journal.checks],
+        "fence": None if journal.facts.get("fence") is None else str(journal.facts["fence"]),
+        "versions": dict(journal.versions),
+        "environment": dict(journal.environment),
+        "facts": _facts({k: v for k, v in journal.facts.items() if k not in STRUCTURED_FACTS}),
+    }
+    for key in STRUCTURED_FACTS:
+        section = structured_fact(journal, key)
+        if section is not None:
+            rec[key] = section
     return rec
 
 
 def record_json(journal: Journal) -> str:
-    return json.dumps(drill_record(journal), indent=2, sort_keys=False) + "\n"
+    """The record as indented JSON text (not yet redacted: the writer redacts every file it writes)."""
+    return json.dumps(drill_record(journal), indent=2, allow_nan=False) + "\n"

@@ -115,7 +115,10 @@ class MinerClient:
         for wid, raw in _map(m, self.rpc.call("WorkerStats")).items():
             f = Fields(m, raw, f"result[{wid}]")
             tasks = f.obj.get("Tasks")
-            task_names = tuple(sorted(tasks)) if type(tasks) is dict else ()
+            # storiface.WorkerStats.Tasks is []sealtasks.TaskType: a JSON list of names (null when empty).
+            if tasks is not None and (type(tasks) is not list or not all(type(t) is str for t in tasks)):
+                raise LotusResponseError(m, f"result[{wid}].Tasks", "a list of task names", tasks)
+            task_names = tuple(sorted(tasks or ()))
             out[wid] = WorkerStat(parse_worker_info(m, f.obj.get("Info"), f"result[{wid}].Info"),
                                   f.boolean("Enabled"), task_names, f.number("GpuUsed"), f.integer("CpuUse"))
         return out
