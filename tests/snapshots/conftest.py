@@ -201,3 +201,9 @@ def hash_tree() -> Callable[[Path], str]:
 def populate() -> Callable[[Path, dict[str, bytes]], None]:
     """Write files (and their folders) under a root."""
     return write_tree
+
+
+@pytest.fixture
+def missing_part() -> Callable[[str], None]:
+    """The skip-or-fail rule for a missing real part, for the test that pins it down."""
+    return unavailable
