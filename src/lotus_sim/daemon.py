@@ -141,9 +141,10 @@ class DaemonNode:
     def node_status(self, include_chain: bool) -> dict[str, Any]:
         """Filecoin.NodeStatus."""
         head = self.sync.head_height()
-        chain = {"BlocksPerTipsetLast100": 0.0, "BlocksPerTipsetLastFinality": 0.0}
+        # float64 in Go, whose JSON writes whole values without a fraction: 1, not 1.0.
+        chain = {"BlocksPerTipsetLast100": 0, "BlocksPerTipsetLastFinality": 0}
         if include_chain and head > 900:
-            chain = {"BlocksPerTipsetLast100": 1.0, "BlocksPerTipsetLastFinality": 1.0}
+            chain = {"BlocksPerTipsetLast100": 1, "BlocksPerTipsetLastFinality": 1}
         return {
             "SyncStatus": {"Epoch": head, "Behind": self.behind()},
             "PeerStatus": {"PeersToPublishMsgs": self._peers, "PeersToPublishBlocks": self._peers},

@@ -46,7 +46,7 @@ class RemoteWorker:
 def worker_stats_entry(info: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     """One WorkerStats value (storiface.WorkerStats)."""
     return {"Info": info, "Tasks": tasks, "Enabled": True, "MemUsedMin": 0, "MemUsedMax": 0,
-            "GpuUsed": 0.0, "CpuUse": 0, "TaskCounts": {}}
+            "GpuUsed": 0, "CpuUse": 0, "TaskCounts": {}}
 
 
 class MinerNode:

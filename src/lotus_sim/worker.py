@@ -41,7 +41,7 @@ def _meminfo() -> tuple[int, int, int, int]:
 def resources_json(gpus: list[str]) -> dict[str, Any]:
     """WorkerResources JSON: host memory and CPUs, the GPUs, and WindowPoSt's per-proof requirements."""
     total, used, swap, swap_used = _meminfo()
-    need = {"MinMemory": 32 * _GIB, "MaxMemory": 96 * _GIB, "GPUUtilization": 1.0 if gpus else 0.0,
+    need = {"MinMemory": 32 * _GIB, "MaxMemory": 96 * _GIB, "GPUUtilization": 1 if gpus else 0,
             "MaxParallelism": -1, "MaxParallelismGPU": 6, "BaseMinMemory": 32 * _GIB, "MaxConcurrent": 0}
     return {
         "MemPhysical": total, "MemUsed": used, "MemSwap": swap, "MemSwapUsed": swap_used,

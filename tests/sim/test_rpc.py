@@ -80,7 +80,10 @@ def test_admin_token_is_allowed(server: RpcServer) -> None:
     assert (status, json.loads(body)["result"]) == (200, "s3")
 
 
-@pytest.mark.parametrize("header", ["Bearer nonsense", "Basic abc", f"Bearer {encode_allow(['admin'], b'x')}"])
+FOREIGN = encode_allow(["admin"], b"x" * 32)
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Basic abc", f"Bearer {FOREIGN}"])
 def test_malformed_or_foreign_token_gets_401_and_no_body(server: RpcServer, header: str) -> None:
     assert _post(server, _call("Echo", 1), header) == (401, b"")
 
