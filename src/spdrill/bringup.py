@@ -70,6 +70,9 @@ class BringUp:
     # -- the graph ---------------------------------------------------------------------------------------
     def run(self) -> None:
         """Run every stage in dependency order, the daemon and worker branches in parallel."""
+        if not self.target.brings_up:
+            self._run_attached()
+            return
         try:
             self._stage("restore", self._restore)
             daemon = threading.Thread(target=self._daemon_branch, name="drill-daemon", daemon=True)
@@ -88,6 +91,40 @@ class BringUp:
             self._stage("post-dry-run", self._post_dry_run)
         finally:
             self.board.close("the bring-up ended")
+
+    def _run_attached(self) -> None:
+        """Checks only, against a standby that is already running: nothing restored, started or stopped."""
+        try:
+            for name in ("restore", "import-chain", "start-worker"):
+                self._not_applicable(name, "the attach target restores and starts nothing")
+            for name, fn in (("start-daemon", self._attach_daemon), ("sync", self._sync),
+                             ("fence", self._fence), ("start-miner", self._attach_miner), ("storage", self._storage),
+                             ("worker-connected", self._worker_connected), ("check-provable", self._check_provable),
+                             ("post-dry-run", self._post_dry_run)):
+                self._stage(name, fn)
+        finally:
+            self.board.close("the checks ended")
+
+    def _not_applicable(self, name: str, why: str) -> None:
+        self.board.publish(StageResult(name, True, f"not applicable: {why}", self.journal.clock.elapsed(),
+                                       {"not_applicable": True}))
+
+    def _attach_daemon(self, note: PhaseNote) -> str:
+        info = self.target.api_info("daemon")  # type: ignore[attr-defined]
+        version = FullNodeClient(info).version()
+        self.ep.daemon_admin = self.ep.daemon_read = info
+        self.journal.version("lotus", version.version, simulated="lotus-sim" in version.agent)
+        return f"attached to daemon {version.version}"
+
+    def _attach_miner(self, note: PhaseNote) -> str:
+        info = self.target.api_info("miner")  # type: ignore[attr-defined]
+        client = MinerClient(info)
+        version = client.version()
+        self.ep.miner_admin = self.ep.miner_read = info
+        actor = client.actor_address()
+        note.facts["actor"] = actor
+        self.journal.version("lotus-miner", version.version, simulated="lotus-sim" in version.agent)
+        return f"attached to lotus-miner {version.version} as {actor}"
 
     def stop(self) -> None:
         self._stop.set()
@@ -210,16 +247,19 @@ class BringUp:
         return f"worker started, listening on port {wport}"
 
     def _fence(self, note: PhaseNote) -> str:
-        parts = self._parts()
         assert self.ep.daemon_read is not None
-        env = dict(self.plan.standby.env)
-        config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", env)
         client = FullNodeClient(self.ep.daemon_read)
         info = client.state_miner_info(self.plan.actor)
-        host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
-        # WalletList needs `write`; this token is used for that one call and nothing else.
-        writer = self._cli_token(["lotus", "auth", "api-info", "--perm", "write"], "FULLNODE_API_INFO", host, port,
-                                 LOTUS_PATH=self.target.path(parts.daemon_repo))
+        if self.target.brings_up:
+            parts = self._parts()
+            config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", dict(self.plan.standby.env))
+            host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
+            # WalletList needs `write`; this token is used for that one call and nothing else.
+            writer = self._cli_token(["lotus", "auth", "api-info", "--perm", "write"], "FULLNODE_API_INFO", host,
+                                     port, LOTUS_PATH=self.target.path(parts.daemon_repo))
+        else:
+            config_verdict = "config: not readable on the attach target (the operator started lotus-miner)"
+            writer = self.ep.daemon_admin or self.ep.daemon_read
         wallet = FullNodeClient(writer).wallet_list()
         keys = {a: _account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
         checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
@@ -261,7 +301,8 @@ class BringUp:
         assert self.ep.miner_admin is not None
         probe = StandbyProbe(self.target, "worker")
         client = MinerClient(self.ep.miner_admin)
-        return wait_for(lambda: probe.windowpost_worker(client, note.facts), what="WindowPoSt worker",
+        need_gpu = self.plan.standby.requirements.gpu
+        return wait_for(lambda: probe.windowpost_worker(client, note.facts, need_gpu=need_gpu), what="WindowPoSt worker",
                         deadline=self.plan.standby.timeouts.start)
 
     def _check_provable(self, note: PhaseNote) -> str:

@@ -58,7 +58,8 @@ class StandbyProbe:
                             "that every storage path of the restore point exists in the workspace")
         return f"{len(local)} storage path(s) attached: " + ", ".join(sorted(str(p) for p in local.values()))
 
-    def windowpost_worker(self, client: MinerClient, facts: dict[str, Any]) -> tuple[bool, str]:
+    def windowpost_worker(self, client: MinerClient, facts: dict[str, Any], *,
+                          need_gpu: bool = True) -> tuple[bool, str]:
         self._alive()
         stats = client.worker_stats()
         post = [w for w in stats.values() if w.enabled and WINDOW_POST_TASK in w.tasks]
@@ -67,6 +68,10 @@ class StandbyProbe:
         if not post:
             return False, f"{len(stats)} worker(s) connected, none doing WindowPoSt"
         w = post[0]
+        if need_gpu and not any(p.info.gpus for p in post):
+            raise ProbeGaveUp(f"the WindowPoSt worker on {w.info.hostname} reports no GPU: proving 32GiB "
+                              "partitions on CPU misses deadlines. Give the standby worker a GPU (or set "
+                              "[standby.requirements] gpu = false for a CPU-only drill)")
         return True, f"WindowPoSt worker on {w.info.hostname} with GPUs: {', '.join(w.info.gpus) or 'none'}"
 
     def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str,

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as _escape
 
 from spdrill.duration import format_duration
 from spdrill.journal import Outcome, Phase
+from spdrill.redact import redact
 
 WIDTH = 920
 LABEL_W = 170
 ROW_H = 22
 COLORS = {Outcome.OK: "#3a7d44", Outcome.FAILED: "#c0392b", Outcome.BLOCKED: "#9e9e9e",
           Outcome.ABORTED: "#e67e22"}
+
+
+def escape(text: str) -> str:
+    """Redact, then escape (phase names and drill ids are not secret, but nothing is assumed)."""
+    return _escape(redact(text))
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class TrendPoint:
 
 
 def _x(t: float, span: float) -> float:
-    return LABEL_W + (WIDTH - LABEL_W - 20) * (t / span if span > 0 else 0.0)
+    return LABEL_W + (WIDTH - LABEL_W - 80) * (t / span if span > 0 else 0.0)
 
 
 def timeline_svg(phases: Sequence[Phase], critical: set[str], *, rto: float | None,

@@ -69,8 +69,8 @@ def _tag_hook(*args: Any) -> Any:
 class _Reader:
     """Counts offsets over a (possibly decompressing) stream and names the file in every error."""
 
-    def __init__(self, fh: BinaryIO, name: str) -> None:
-        self.fh, self.name, self.offset = fh, name, 0
+    def __init__(self, fh: BinaryIO, name: str, compressed: bool) -> None:
+        self.fh, self.name, self.offset, self.compressed = fh, name, 0, compressed
 
     def read(self, n: int, what: str, *, eof_ok: bool = False) -> bytes:
         parts, want = [], n
@@ -156,14 +156,15 @@ def read_snapshot_head(path: str | os.PathLike[str]) -> SnapshotHead:
         raw.seek(0)
         if compressed:
             with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as stream:
-                return _scan(p, _Reader(stream, str(p)), compressed)
-        return _scan(p, _Reader(raw, str(p)), compressed)
+                return _scan(p, _Reader(stream, str(p), True), compressed)
+        return _scan(p, _Reader(raw, str(p), False), compressed)
 
 
 def _read_header(r: _Reader) -> dict[str, Any]:
     length = r.varint("the CAR header length", eof_ok=True)
     if length is None:
-        raise InputError(f"{r.name}: the file is empty; expected a CAR chain snapshot")
+        what = "the zstd stream decompresses to nothing (truncated?)" if r.compressed else "the file is empty"
+        raise InputError(f"{r.name}: {what}; expected a CAR chain snapshot")
     if not 0 < length <= _MAX_HEADER:
         raise InputError(f"{r.name}: CAR header length {length} is implausible; not a CAR file?")
     header = _loads(r.read(length, "the CAR header"), r.name, "the CAR header")
