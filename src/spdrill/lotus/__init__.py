@@ -1,11 +1,13 @@
-"""spdrill's Lotus boundary: API-info parsing, JSON-RPC clients, bitfields, sync rules, backup and CAR readers.
+"""spdrill's Lotus boundary: API info, JSON-RPC clients, bitfields, sync rules, backup and snapshot readers.
 
 Built from Lotus's public documents only (``lotus-api/``), never from the stand-in, so the two cannot
 share a bug.
 """
 
 from spdrill.lotus.apiinfo import ApiInfo
+from spdrill.lotus.backup import BackupCheck, BackupInfo, check_backup, read_backup
 from spdrill.lotus.bitfield import Bitfield, decode_json, decode_rle, encode_json, encode_rle
+from spdrill.lotus.car import SnapshotHead, read_snapshot_head
 from spdrill.lotus.fullnode import FullNodeClient
 from spdrill.lotus.miner import MinerClient
 from spdrill.lotus.rpc import RpcClient
@@ -38,6 +40,8 @@ from spdrill.lotus.worker import WorkerClient
 __all__ = [
     "ActiveSync",
     "ApiInfo",
+    "BackupCheck",
+    "BackupInfo",
     "Bitfield",
     "BlockHeader",
     "Deadline",
@@ -54,6 +58,7 @@ __all__ = [
     "RpcClient",
     "SectorInfo",
     "SectorRef",
+    "SnapshotHead",
     "StorageDecl",
     "StoragePath",
     "SyncState",
@@ -63,6 +68,7 @@ __all__ = [
     "WorkerClient",
     "WorkerInfo",
     "WorkerStat",
+    "check_backup",
     "decode_json",
     "decode_rle",
     "encode_json",
@@ -70,5 +76,7 @@ __all__ = [
     "epochs_behind",
     "is_sync_done",
     "node_status_behind",
+    "read_backup",
+    "read_snapshot_head",
     "working_sync",
 ]
