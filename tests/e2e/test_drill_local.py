@@ -1,0 +1,173 @@
+"""A drill of the simulated stack on the local target: it passes when it should, and each check fails on the
+fault it guards, with the right exit code, leaving nothing behind and the restore point untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from junitparser import JUnitXml
+
+from .conftest import SimDrill, wait_for_line
+
+pytestmark = pytest.mark.e2e
+
+READINESS = {"test_chain_snapshot_imported", "test_daemon_synced", "test_fence_verified", "test_miner_identity",
+             "test_storage_attached", "test_windowpost_worker_connected", "test_sectors_provable",
+             "test_windowpost_dry_run"}
+
+
+def tree_digest(root: Path) -> str:
+    """Hash of every file's path, mode, size and bytes under root (the restore point must not change)."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        h.update(f"{p.relative_to(root)}:{st.st_mode}:{st.st_size}:{int(st.st_mtime)}".encode())
+        if p.is_file() and not p.is_symlink():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    before = tree_digest(sim.restore_point)
+    run = sim.run()
+    assert run.rc == 0, run.stdout + run.stderr
+    assert "PASS" in run.stdout and "SIMULATED" in run.stdout
+    assert "critical path: restore" in run.stdout
+    rec = run.record
+    assert rec["simulated"] is True and rec["verdict"] == "pass"
+    assert {c["name"] for c in rec["checks"] if c["kind"] == "readiness"} == READINESS
+    assert rec["rto_seconds"] > 0 and rec["critical_path"][0] == "restore"
+    # the daemon branch and the worker branch overlapped
+    phases = {p["name"]: p for p in rec["phases"]}
+    assert phases["start-worker"]["start"] < phases["import-chain"]["end"]
+    # both JUnit files, read by an independent consumer
+    drill_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-drill.xml"))
+    suite = next(iter(drill_xml))
+    props = {p.name: p.value for p in suite.properties()}
+    assert float(props["rto_seconds"]) == pytest.approx(rec["rto_seconds"], abs=1e-3)
+    assert props["simulated"] == "true" and props["actor"] == "f01000"
+    assert {c.name for c in suite} >= {"sync", "post-dry-run", "test_daemon_synced"}
+    pytest_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-pytest.xml"))
+    assert sum(s.tests for s in pytest_xml) == 10
+    assert tree_digest(sim.restore_point) == before
+
+
+@pytest.mark.parametrize(("env", "plan_edit", "failing", "needle"), [
+    ({"LOTUS_SIM_NEVER_SYNC": "1"}, ('sync = "2m"', 'sync = "4s"'), "test_daemon_synced", "chain sync: not ready"),
+    ({"LOTUS_SIM_NO_GPU": "1"}, None, "test_windowpost_worker_connected", "reports no GPU"),
+    ({"LOTUS_SIM_POST_SECONDS_PER_PARTITION": "3"}, ('post_margin = "10m"', 'post_margin = "29m57s"'),
+     "test_windowpost_dry_run", "over the 3s budget"),
+    ({}, ('rto = "10m"', 'rto = "1s"'), "test_rto_within_objective", "exceeds the objective"),
+    ({}, ('rpo = "24h"', 'rpo = "1s"'), "test_rpo_within_objective", "exceeds the objective"),
+])
+def test_runtime_faults_fail_their_check(sim_drill: Callable[..., SimDrill], env: dict[str, str],
+                                         plan_edit: tuple[str, str] | None, failing: str, needle: str) -> None:
+    sim = sim_drill(env=env)
+    if plan_edit:
+        sim.edit_plan(*plan_edit)
+    run = sim.run()
+    assert run.rc == 1, run.stdout + run.stderr
+    assert failing in run.failed(), run.stdout
+    assert needle in run.check(failing)["message"]
+    if failing.startswith("test_r"):  # an objective: every readiness check still passed
+        assert not (run.failed() & READINESS)
+
+
+def test_daemon_dying_mid_sync_is_noticed_at_once(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill(env={"LOTUS_SIM_EXIT_MID_SYNC": "1", "LOTUS_SIM_SYNC_RATE": "20"},
+                    fixture_args=("--snapshot-age", "6h"))
+    run = sim.run()
+    assert run.rc == 1
+    msg = run.check("test_daemon_synced")["message"]
+    assert "daemon process exited" in msg
+    sync = next(p for p in run.record["phases"] if p["name"] == "sync")
+    assert sync["end"] - sync["start"] < 60  # not the 2m timeout
+
+
+def test_missing_sealed_sector_fails_provability(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    sealed = sorted(sim.restore_point.glob("storage/*/sealed/s-t01000-*"))
+    victim = sealed[len(sealed) // 2]
+    number = int(victim.name.rsplit("-", 1)[1])
+    victim.unlink()
+    run = sim.run()
+    assert run.rc == 1
+    assert f"sector {number}:" in run.check("test_sectors_provable")["message"]
+
+
+def test_truncated_chain_snapshot_fails_import(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    car = next(sim.restore_point.glob("chain/*.car*"))
+    car.write_bytes(car.read_bytes()[: car.stat().st_size // 2])
+    run = sim.run()
+    assert run.rc == 1
+    assert "test_chain_snapshot_imported" in run.failed()
+    assert "import-snapshot" in run.check("test_chain_snapshot_imported")["message"]
+
+
+def test_wrong_actor_fails_identity(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    sim.edit_plan('actor = "f01000"', 'actor = "f01001"')
+    run = sim.run()
+    assert run.rc in (1, 3)
+    assert "test_miner_identity" in run.failed()
+
+
+def test_worker_key_on_standby_stops_before_miner_starts(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill(fixture_args=("--fault", "keys-in-wallet"))
+    run = sim.run()
+    assert run.rc == 1
+    msg = run.check("test_fence_verified")["message"]
+    assert "wallet holds the" in msg and " key of the miner (f" in msg
+    assert "blocked: fence failed" in run.check("test_miner_identity")["message"]
+    assert not (run.reports / "latest" / "logs" / "miner.log").exists()
+    secrets = [bytes.fromhex(p.read_text().strip()) for p in (sim.workdir / "fixture" / "secrets").iterdir()]
+    blob = run.stdout + run.stderr + "".join(p.read_text() for p in (run.reports / "latest").rglob("*") if p.is_file())
+    for s in secrets:
+        assert s.decode() not in blob
+
+
+def test_fence_env_override_stops_drill(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill(env={"LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST": "false"})
+    run = sim.run()
+    assert run.rc == 1
+    assert "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST" in run.check("test_fence_verified")["message"]
+
+
+def test_bad_plan_exits_2_without_traceback(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    sim.edit_plan('rto = "10m"', 'rto = "10 minutes"')
+    run = sim.run()
+    assert run.rc == 2
+    assert "objectives.rto" in run.stderr and "Traceback" not in run.stderr + run.stdout
+
+
+def test_attach_target_unreachable_exits_3(sim_drill: Callable[..., SimDrill], monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = sim_drill()
+    monkeypatch.setenv("FULLNODE_API_INFO", "eyJhbGciOiJIUzI1NiJ9.eyJBbGxvdyI6WyJyZWFkIl19.c2lnbmF0dXJl:/ip4/127.0.0.1/tcp/9/http")
+    monkeypatch.setenv("MINER_API_INFO", "eyJhbGciOiJIUzI1NiJ9.eyJBbGxvdyI6WyJyZWFkIl19.c2lnbmF0dXJl:/ip4/127.0.0.1/tcp/9/http")
+    run = sim.run("--target", "attach")
+    assert run.rc == 3, run.stdout + run.stderr
+    assert "c2lnbmF0dXJl" not in run.stdout + run.stderr
+
+
+def test_ctrl_c_tears_down(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill(env={"LOTUS_SIM_NEVER_SYNC": "1"})
+    before = tree_digest(sim.restore_point)
+    proc = sim.start()
+    wait_for_line(proc, "start-miner")
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode in (1, 3), out
+    assert tree_digest(sim.restore_point) == before
