@@ -61,8 +61,10 @@ def main() -> int:
         ):
             seconds = _best_of(fn)
             rate = span / seconds
-            print(f"{name:12s} {what:26s} {span:>12,d} bits {len(data):>10,d} B "
-                  f"{seconds * 1000:9.1f} ms {rate / 1e6:8.1f} Mbit/s")
+            print(
+                f"{name:12s} {what:26s} {span:>12,d} bits {len(data):>10,d} B "
+                f"{seconds * 1000:9.1f} ms {rate / 1e6:8.1f} Mbit/s"
+            )
             if what.startswith("decode RLE+") and rate < TARGET_BITS_PER_S:
                 ok = False
     print("target >= 10 Mbit/s decoding RLE+:", "met" if ok else "NOT met")

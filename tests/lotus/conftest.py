@@ -63,7 +63,6 @@ def fake_lotus() -> FakeLotus:
     return FakeLotus()
 
 
-
 @pytest.fixture
 def token() -> str:
     """A JWT-shaped secret the tests check never leaks into messages."""

@@ -75,15 +75,20 @@ WORKER: dict[str, Call] = {
     "Enabled": lambda c: c.enabled(),
     "TaskTypes": lambda c: c.task_types(),
 }
-CASES = [("api-methods-v1-stable.md", FullNodeClient, FULL), ("api-methods-miner.md", MinerClient, MINER),
-         ("api-methods-worker.md", WorkerClient, WORKER)]
+CASES = [
+    ("api-methods-v1-stable.md", FullNodeClient, FULL),
+    ("api-methods-miner.md", MinerClient, MINER),
+    ("api-methods-worker.md", WorkerClient, WORKER),
+]
 
 
 @pytest.mark.parametrize(
     ("doc", "cls", "method"),
     [(doc, cls, m) for doc, cls, table in CASES for m in table],
 )
-def test_documented_example_parses(shared_dir: Path, fake_lotus: Any, doc: str, cls: Any, method: str) -> None:
+def test_documented_example_parses(
+    shared_dir: Path, fake_lotus: Any, doc: str, cls: Any, method: str
+) -> None:
     examples = doc_examples(shared_dir / "lotus-api" / doc)
     assert method in examples, f"{method} has no example in {doc}"
     params, response = examples[method]

@@ -13,10 +13,19 @@ from spdrill.lotus.apiinfo import ApiInfo
 @pytest.mark.parametrize(
     ("text", "has_token", "addr", "url"),
     [
-        ("TOKEN:/ip4/127.0.0.1/tcp/1234/http", True, "/ip4/127.0.0.1/tcp/1234/http", "http://127.0.0.1:1234/rpc/v1"),
+        (
+            "TOKEN:/ip4/127.0.0.1/tcp/1234/http",
+            True,
+            "/ip4/127.0.0.1/tcp/1234/http",
+            "http://127.0.0.1:1234/rpc/v1",
+        ),
         ("/ip4/10.0.0.5/tcp/2345/http", False, "/ip4/10.0.0.5/tcp/2345/http", "http://10.0.0.5:2345/rpc/v1"),
-        ("TOKEN:/dns/lotus.example/tcp/1234/http", True, "/dns/lotus.example/tcp/1234/http",
-         "http://lotus.example:1234/rpc/v1"),
+        (
+            "TOKEN:/dns/lotus.example/tcp/1234/http",
+            True,
+            "/dns/lotus.example/tcp/1234/http",
+            "http://lotus.example:1234/rpc/v1",
+        ),
         ("TOKEN:/dns4/lotus/tcp/1234/ws", True, "/dns4/lotus/tcp/1234/ws", "http://lotus:1234/rpc/v1"),
         ("TOKEN:/ip6/::1/tcp/1234/http", True, "/ip6/::1/tcp/1234/http", "http://[::1]:1234/rpc/v1"),
         ("TOKEN:/dns/node/tcp/443/wss", True, "/dns/node/tcp/443/wss", "https://node:443/rpc/v1"),

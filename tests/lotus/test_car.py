@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,24 @@ def link(cid: bytes) -> cbor2.CBORTag:
 
 
 def header_block(height: int, timestamp: int, miner: bytes = b"\x00\x01") -> bytes:
-    fields: list[Any] = [miner, None, None, [], [], [], b"", height, None, None, None, None, timestamp,
-                         None, 0, b""]
+    fields: list[Any] = [
+        miner,
+        None,
+        None,
+        [],
+        [],
+        [],
+        b"",
+        height,
+        None,
+        None,
+        None,
+        None,
+        timestamp,
+        None,
+        0,
+        b"",
+    ]
     return cbor2.dumps(fields)
 
 
@@ -119,8 +136,14 @@ def test_cid_rendering() -> None:
         (car([], [HEAD_A]), "has no roots"),
         (car([cid_for(HEAD_A)], FILLER), "are not in the file \\(scanned 50 blocks\\)"),
         (car([cid_for(FILLER[0])], FILLER), "is not a Filecoin BlockHeader"),
-        (car([cid_for(HEAD_A), cid_for(header_block(7, 1))], [HEAD_A, header_block(7, 1)]), "disagree on height"),
-        (zstandard.ZstdCompressor().compress(car([cid_for(HEAD_A)], [HEAD_A]))[:-6], "truncated|corrupt zstd|decompresses to nothing"),
+        (
+            car([cid_for(HEAD_A), cid_for(header_block(7, 1))], [HEAD_A, header_block(7, 1)]),
+            "disagree on height",
+        ),
+        (
+            zstandard.ZstdCompressor().compress(car([cid_for(HEAD_A)], [HEAD_A]))[:-6],
+            "truncated|corrupt zstd|decompresses to nothing",
+        ),
         (b"\x28\xb5\x2f\xfd" + b"\x00" * 20, "corrupt zstd|truncated|empty"),
     ],
 )
@@ -154,7 +177,5 @@ def test_missing_file(tmp_path: Path) -> None:
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_garbage_only_raises_input_error(tmp_path: Path, tail: bytes, with_header: bool) -> None:
     prefix = car([cid_for(HEAD_A)], [])[: 60 if with_header else 0]
-    try:
+    with contextlib.suppress(InputError):
         read_snapshot_head(write(tmp_path, prefix + tail, "fuzz.car"))
-    except InputError:
-        pass

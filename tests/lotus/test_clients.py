@@ -12,11 +12,23 @@ from spdrill.errors import LotusError
 from spdrill.lotus import ApiInfo, FullNodeClient, LotusResponseError, MinerClient, WorkerClient
 from spdrill.lotus.fullnode import parse_sectors
 
-BLOCK = {"Miner": "f01000", "Height": 10, "Timestamp": 1598306700, "ParentWeight": "42",
-         "Parents": [{"/": "bafyparent"}]}
+BLOCK = {
+    "Miner": "f01000",
+    "Height": 10,
+    "Timestamp": 1598306700,
+    "ParentWeight": "42",
+    "Parents": [{"/": "bafyparent"}],
+}
 TIPSET = {"Cids": [{"/": "bafyblock"}], "Blocks": [BLOCK], "Height": 10}
-SECTOR = {"SectorNumber": 7, "SealProof": 8, "SealedCID": {"/": "bafysealed"}, "Activation": 1, "Expiration": 9,
-          "DealWeight": "0", "InitialPledge": "0"}
+SECTOR = {
+    "SectorNumber": 7,
+    "SealProof": 8,
+    "SealedCID": {"/": "bafysealed"},
+    "Activation": 1,
+    "Expiration": 9,
+    "DealWeight": "0",
+    "InitialPledge": "0",
+}
 
 
 def full(fake: Any) -> FullNodeClient:
@@ -68,17 +80,27 @@ def test_non_object_result(fake_lotus: Any) -> None:
 def test_sync_state_with_null_syncs_and_targets(fake_lotus: Any) -> None:
     fake_lotus.results["SyncState"] = {"ActiveSyncs": None, "VMApplied": 3}
     assert full(fake_lotus).sync_state().active_syncs == ()
-    active = {"WorkerID": 1, "Base": None, "Target": TIPSET, "Stage": 4, "Height": 10, "Message": None,
-              "Start": "0001-01-01T00:00:00Z", "End": "0001-01-01T00:00:00Z"}
+    active = {
+        "WorkerID": 1,
+        "Base": None,
+        "Target": TIPSET,
+        "Stage": 4,
+        "Height": 10,
+        "Message": None,
+        "Start": "0001-01-01T00:00:00Z",
+        "End": "0001-01-01T00:00:00Z",
+    }
     fake_lotus.results["SyncState"] = {"ActiveSyncs": [active], "VMApplied": 3}
     sync = full(fake_lotus).sync_state().active_syncs[0]
     assert (sync.base_height, sync.target_height, sync.stage_name, sync.message) == (None, 10, "complete", "")
 
 
 def test_node_status_without_chain_status(fake_lotus: Any) -> None:
-    fake_lotus.results["NodeStatus"] = {"SyncStatus": {"Epoch": 5, "Behind": 2},
-                                        "PeerStatus": {"PeersToPublishMsgs": 0, "PeersToPublishBlocks": 0},
-                                        "ChainStatus": None}
+    fake_lotus.results["NodeStatus"] = {
+        "SyncStatus": {"Epoch": 5, "Behind": 2},
+        "PeerStatus": {"PeersToPublishMsgs": 0, "PeersToPublishBlocks": 0},
+        "ChainStatus": None,
+    }
     status = full(fake_lotus).node_status()
     assert (status.epoch, status.behind, status.blocks_per_tipset_last_100) == (5, 2, None)
     assert fake_lotus.calls[-1][1] == [False]
@@ -115,9 +137,13 @@ def test_sector_get_info_null_means_absent(fake_lotus: Any) -> None:
 
 
 def test_bad_bitfield_in_partition(fake_lotus: Any) -> None:
-    good = {n: [0] for n in ("AllSectors", "FaultySectors", "RecoveringSectors", "LiveSectors", "ActiveSectors")}
+    good = {
+        n: [0] for n in ("AllSectors", "FaultySectors", "RecoveringSectors", "LiveSectors", "ActiveSectors")
+    }
     fake_lotus.results["StateMinerPartitions"] = [good, dict(good, FaultySectors=[0, 3, 0, 1])]
-    with pytest.raises(LotusResponseError, match=r"result\[1\].FaultySectors: expected a run-length bitfield"):
+    with pytest.raises(
+        LotusResponseError, match=r"result\[1\].FaultySectors: expected a run-length bitfield"
+    ):
         full(fake_lotus).state_miner_partitions("f01000", 0)
 
 
@@ -133,20 +159,37 @@ def test_wallet_results_are_checked(fake_lotus: Any) -> None:
 
 
 def test_miner_results_are_checked(fake_lotus: Any) -> None:
-    fake_lotus.results.update(ActorAddress="", SectorsList=[1, "2"], CheckProvable={"x": "bad"},
-                              ComputeWindowPoSt=[{"Deadline": 1, "Partitions": [], "ChainCommitEpoch": 2,
-                                                  "Proofs": [{"PoStProof": 8, "ProofBytes": "%%%"}]}])
+    fake_lotus.results.update(
+        ActorAddress="",
+        SectorsList=[1, "2"],
+        CheckProvable={"x": "bad"},
+        ComputeWindowPoSt=[
+            {
+                "Deadline": 1,
+                "Partitions": [],
+                "ChainCommitEpoch": 2,
+                "Proofs": [{"PoStProof": 8, "ProofBytes": "%%%"}],
+            }
+        ],
+    )
     client = miner(fake_lotus)
-    for call, match in ((client.actor_address, "ActorAddress"), (client.sectors_list, "sector numbers"),
-                        (lambda: client.check_provable(8, []), "sector number -> reason"),
-                        (lambda: client.compute_window_post(1), "ProofBytes: expected base64")):
+    for call, match in (
+        (client.actor_address, "ActorAddress"),
+        (client.sectors_list, "sector numbers"),
+        (lambda: client.check_provable(8, []), "sector number -> reason"),
+        (lambda: client.compute_window_post(1), "ProofBytes: expected base64"),
+    ):
         with pytest.raises(LotusResponseError, match=match):
             call()
 
 
 def test_worker_paths_and_task_types(fake_lotus: Any) -> None:
-    fake_lotus.results.update(Paths=None, TaskTypes={"post/v0/windowproof": {}, "post/v0/winningproof": {}},
-                              Enabled=True, Version=67328)
+    fake_lotus.results.update(
+        Paths=None,
+        TaskTypes={"post/v0/windowproof": {}, "post/v0/winningproof": {}},
+        Enabled=True,
+        Version=67328,
+    )
     worker = WorkerClient(ApiInfo.parse("T:/ip4/127.0.0.1/tcp/3456/http"), transport=fake_lotus.transport)
     assert worker.paths() == () and worker.enabled() is True and worker.version() == 67328
     assert worker.task_types() == ("post/v0/windowproof", "post/v0/winningproof")

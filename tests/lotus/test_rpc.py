@@ -21,7 +21,9 @@ from spdrill.lotus.rpc import RpcClient
 
 def client(fake: Any, token: str | None, version: str = "v1") -> RpcClient:
     prefix = f"{token}:" if token else ""
-    return RpcClient(ApiInfo.parse(prefix + "/ip4/127.0.0.1/tcp/1234/http"), version, transport=fake.transport)
+    return RpcClient(
+        ApiInfo.parse(prefix + "/ip4/127.0.0.1/tcp/1234/http"), version, transport=fake.transport
+    )
 
 
 def rendered(exc: BaseException) -> str:
@@ -74,8 +76,9 @@ def test_missing_permission_is_an_auth_error(fake_lotus: Any, token: str) -> Non
         (500, b'{"jsonrpc": "2.0", "id": 1, "error": "boom"}', LotusTransportError, "not an object"),
     ],
 )
-def test_http_failures_are_mapped(status: int, body: bytes, error: type[LotusError], match: str,
-                                  token: str) -> None:
+def test_http_failures_are_mapped(
+    status: int, body: bytes, error: type[LotusError], match: str, token: str
+) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
     rpc = RpcClient(ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=transport)
     with pytest.raises(error, match=match) as err:
@@ -88,8 +91,9 @@ def test_connection_error_is_mapped_and_scrubbed(token: str) -> None:
         # a library that echoed the header into its message must not leak it through us
         raise httpx.ConnectError(f"refused; sent {request.headers['authorization']}", request=request)
 
-    rpc = RpcClient(ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/1234/http"), "v1",
-                    transport=httpx.MockTransport(refuse))
+    rpc = RpcClient(
+        ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=httpx.MockTransport(refuse)
+    )
     with pytest.raises(LotusTransportError, match="cannot reach the API") as err:
         rpc.call("ChainHead")
     assert isinstance(err.value.__cause__, httpx.ConnectError)
@@ -123,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body["method"] == "Filecoin.Slow":
             time.sleep(1.0)
         if body["method"] == "Filecoin.WalletList" and self.headers.get("Authorization") is None:
-            answer = {"error": {"code": 1, "message": "missing permission to invoke 'WalletList' (need 'write')"}}
+            answer = {
+                "error": {"code": 1, "message": "missing permission to invoke 'WalletList' (need 'write')"}
+            }
             status = 500
         else:
             answer, status = {"result": {"path": self.path, "params": body["params"]}}, 200

@@ -57,7 +57,9 @@ def test_bad_block_delay(delay: int) -> None:
 
 
 def sync(stage: int) -> ActiveSync:
-    return ActiveSync(worker_id=stage, stage=stage, height=1, base_height=None, target_height=None, message="")
+    return ActiveSync(
+        worker_id=stage, stage=stage, height=1, base_height=None, target_height=None, message=""
+    )
 
 
 def test_working_sync_follows_sync_wait() -> None:

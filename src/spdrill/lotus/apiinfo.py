@@ -80,7 +80,9 @@ class ApiInfo:
                 "It writes this file on start; or set *_API_INFO instead"
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{api_file}: cannot be read ({type(exc).__name__}); expected a multiaddr") from None
+            raise UsageError(
+                f"{api_file}: cannot be read ({type(exc).__name__}); expected a multiaddr"
+            ) from None
         if not addr.startswith("/"):
             raise UsageError(f"{api_file}: expected a multiaddr like /ip4/127.0.0.1/tcp/1234/http")
         token_file = repo / "token"
@@ -111,8 +113,9 @@ class ApiInfo:
             raise UsageError(f"{source}: the address is not a valid URL; expected {_EXPECTED}") from None
         scheme = {"ws": "http", "wss": "https", "http": "http", "https": "https"}.get(url.scheme)
         if scheme is None or not url.hostname:
-            raise UsageError(f"{source}: the address is neither a multiaddr nor an http(s)/ws(s) URL; "
-                             f"expected {_EXPECTED}")
+            raise UsageError(
+                f"{source}: the address is neither a multiaddr nor an http(s)/ws(s) URL; expected {_EXPECTED}"
+            )
         return f"{scheme}://{url.netloc}{url.path.rstrip('/')}/rpc/{version}"
 
 
@@ -120,15 +123,18 @@ def _multiaddr_host_port(addr: str, source: str) -> tuple[str, int, bool]:
     """Split ``/ip4/H/tcp/P/http`` into host, port and whether TLS is asked for."""
     parts = addr.strip("/").split("/")
     if len(parts) < 4 or parts[0] not in _HOST_PROTOCOLS or parts[2] != "tcp":
-        raise UsageError(f"{source}: the multiaddr must start /ip4|/ip6|/dns|/dns4|/dns6/<host>/tcp/<port>; "
-                         f"expected {_EXPECTED}")
+        raise UsageError(
+            f"{source}: the multiaddr must start /ip4|/ip6|/dns|/dns4|/dns6/<host>/tcp/<port>; "
+            f"expected {_EXPECTED}"
+        )
     host, port_text = parts[1], parts[3]
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"{source}: the multiaddr's TCP port must be 1..65535")
     tail = parts[4:]
     if any(p not in _TAIL_PROTOCOLS for p in tail):
-        raise UsageError(f"{source}: the multiaddr may end only in /http, /https, /ws, /wss or /tls; "
-                         f"expected {_EXPECTED}")
+        raise UsageError(
+            f"{source}: the multiaddr may end only in /http, /https, /ws, /wss or /tls; expected {_EXPECTED}"
+        )
     if parts[0] == "ip6":
         host = f"[{host}]"
     elif not host:

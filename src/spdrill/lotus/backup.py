@@ -66,7 +66,7 @@ def read_backup(path: str | os.PathLike[str]) -> BackupInfo:
 
 
 def check_backup(path: str | os.PathLike[str]) -> BackupCheck:
-    """Verify a backup: ok with a summary, or not ok with the reason; InputError only if it can't be opened."""
+    """Verify a backup: ok with a summary, or not ok with the reason; InputError if it is missing."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such backup file; give the path written by `lotus-miner backup`")
@@ -75,7 +75,9 @@ def check_backup(path: str | os.PathLike[str]) -> BackupCheck:
     except InputError as exc:
         return BackupCheck(False, str(exc), None)
     if not info.sha256_ok:
-        return BackupCheck(False, f"{p}: SHA-256 trailer does not match the entries (corrupt or altered)", info)
+        return BackupCheck(
+            False, f"{p}: SHA-256 trailer does not match the entries (corrupt or altered)", info
+        )
     if info.miner_address is None:
         return BackupCheck(False, f"{p}: checksum ok but no /miner-address entry; not a miner backup?", info)
     return BackupCheck(True, f"{p}: {info.keys} entries, miner {info.miner_address}, checksum ok", info)
@@ -87,12 +89,14 @@ def _walk(path: Path, fh: BinaryIO) -> BackupInfo:
     if first is None:
         raise InputError(f"{path}: the file is empty; expected a lotus-miner backup (starts with 0x82)")
     if first != 0x82:
-        raise InputError(f"{path}: offset 0: expected 0x82 (CBOR array of 2) of a lotus-miner backup, "
-                         f"found 0x{first:02x}")
+        raise InputError(
+            f"{path}: offset 0: expected 0x82 (CBOR array of 2) of a lotus-miner backup, found 0x{first:02x}"
+        )
     s.skip(1)
     if s.peek_byte() != 0x9F:
-        raise InputError(f"{path}: offset 1: expected 0x9f (indefinite array of entries), "
-                         f"found {_shown(s.peek_byte())}")
+        raise InputError(
+            f"{path}: offset 1: expected 0x9f (indefinite array of entries), found {_shown(s.peek_byte())}"
+        )
     hasher = hashlib.sha256()
     s.start_hash(hasher)
     s.skip(1)
@@ -124,10 +128,21 @@ def _walk(path: Path, fh: BinaryIO) -> BackupInfo:
         raise InputError(f"{path}: offset {at}: expected 0x58 0x20 (32-byte SHA-256) after the entries")
     digest = s.read_exact(32, "the 32-byte SHA-256 checksum")
     if s.peek_byte() is not None:
-        raise InputError(f"{path}: offset {s.offset}: unexpected trailing bytes after the checksum "
-                         f"(file size {path.stat().st_size}); a backup written twice to one path?")
-    return BackupInfo(path, s.offset, keys, key_bytes, value_bytes, digest == hasher.digest(),
-                      decode_address(miner) if miner is not None else None, sector_keys, digest.hex())
+        raise InputError(
+            f"{path}: offset {s.offset}: unexpected trailing bytes after the checksum "
+            f"(file size {path.stat().st_size}); a backup written twice to one path?"
+        )
+    return BackupInfo(
+        path,
+        s.offset,
+        keys,
+        key_bytes,
+        value_bytes,
+        digest == hasher.digest(),
+        decode_address(miner) if miner is not None else None,
+        sector_keys,
+        digest.hex(),
+    )
 
 
 class CborStream:
@@ -182,8 +197,10 @@ class CborStream:
         while len(self._buf) - self._pos < n:
             have = len(self._buf) - self._pos
             if not self._fill() or len(self._buf) == have:
-                raise InputError(f"{self._name}: truncated at offset {self.offset + len(self._buf) - self._pos}: "
-                                 f"file ends inside {what}")
+                raise InputError(
+                    f"{self._name}: truncated at offset {self.offset + len(self._buf) - self._pos}: "
+                    f"file ends inside {what}"
+                )
         out = self._buf[self._pos : self._pos + n]
         self._pos += n
         return out
@@ -220,7 +237,9 @@ class CborStream:
         at = self.offset
         major, arg = self.head(what)
         if major != 4:
-            raise InputError(f"{self._name}: offset {at}: expected {what} (a CBOR array), found major type {major}")
+            raise InputError(
+                f"{self._name}: offset {at}: expected {what} (a CBOR array), found major type {major}"
+            )
         return arg
 
     def byte_string(self, what: str, keep: int) -> tuple[bytes | None, int]:
@@ -228,8 +247,9 @@ class CborStream:
         at = self.offset
         major, arg = self.head(what)
         if major != 2:
-            raise InputError(f"{self._name}: offset {at}: expected {what} as a CBOR byte string, "
-                             f"found major type {major}")
+            raise InputError(
+                f"{self._name}: offset {at}: expected {what} as a CBOR byte string, found major type {major}"
+            )
         if arg is not None:
             return self.skip(arg, what, keep), arg
         parts: list[bytes] | None = []
@@ -238,7 +258,9 @@ class CborStream:
             at = self.offset
             major, n = self.head(f"a chunk of {what}")
             if major != 2 or n is None:
-                raise InputError(f"{self._name}: offset {at}: a chunk of {what} must be a definite byte string")
+                raise InputError(
+                    f"{self._name}: offset {at}: a chunk of {what} must be a definite byte string"
+                )
             chunk = self.skip(n, what, keep)
             total += n
             if parts is not None and chunk is not None and total <= keep:

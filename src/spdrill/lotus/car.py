@@ -26,7 +26,10 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_SECTION = 64 << 20  # Filecoin blocks are far smaller; a longer section means a corrupt length
 _MAX_HEADER = 1 << 20
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
-_HASHES = {0xB220: lambda b: hashlib.blake2b(b, digest_size=32).digest(), 0x12: lambda b: hashlib.sha256(b).digest()}
+_HASHES = {
+    0xB220: lambda b: hashlib.blake2b(b, digest_size=32).digest(),
+    0x12: lambda b: hashlib.sha256(b).digest(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +81,17 @@ class _Reader:
             try:
                 chunk = self.fh.read(min(want, 1 << 20))
             except zstandard.ZstdError as exc:
-                raise InputError(f"{self.name}: corrupt zstd stream near offset {self.offset} "
-                                 f"of the decompressed data ({exc})") from None
+                raise InputError(
+                    f"{self.name}: corrupt zstd stream near offset {self.offset} "
+                    f"of the decompressed data ({exc})"
+                ) from None
             if not chunk:
                 if eof_ok and want == n:
                     return b""
-                raise InputError(f"{self.name}: truncated: the file ends inside {what} "
-                                 f"(decompressed offset {self.offset + n - want})")
+                raise InputError(
+                    f"{self.name}: truncated: the file ends inside {what} "
+                    f"(decompressed offset {self.offset + n - want})"
+                )
             parts.append(chunk)
             want -= len(chunk)
         self.offset += n
@@ -194,8 +201,10 @@ def _scan(path: Path, r: _Reader, compressed: bool) -> SnapshotHead:
         cid, data = _next_block(r, wanted)
         if cid is None:
             missing = ", ".join(cid_to_str(c) for c, v in wanted.items() if v is None)
-            raise InputError(f"{r.name}: the head block(s) {missing} are not in the file "
-                             f"(scanned {scanned} blocks); truncated or not a chain snapshot")
+            raise InputError(
+                f"{r.name}: the head block(s) {missing} are not in the file "
+                f"(scanned {scanned} blocks); truncated or not a chain snapshot"
+            )
         scanned += 1
         if data is None:
             continue
@@ -208,13 +217,27 @@ def _scan(path: Path, r: _Reader, compressed: bool) -> SnapshotHead:
     heights = {h for h, _ in wanted.values()}
     if len(heights) != 1:
         raise InputError(f"{r.name}: the head blocks disagree on height ({sorted(heights)}); not one tipset")
-    return SnapshotHead(path, compressed, tuple(cid_to_str(c) for c in wanted), heights.pop(),
-                        min(t for _, t in wanted.values()), scanned, version, metadata_root)
+    return SnapshotHead(
+        path,
+        compressed,
+        tuple(cid_to_str(c) for c in wanted),
+        heights.pop(),
+        min(t for _, t in wanted.values()),
+        scanned,
+        version,
+        metadata_root,
+    )
 
 
 def _is_metadata(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 3 and value[0] == 2 and isinstance(value[1], list)
-            and bool(value[1]) and all(isinstance(c, _Cid) for c in value[1]))
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and value[0] == 2
+        and isinstance(value[1], list)
+        and bool(value[1])
+        and all(isinstance(c, _Cid) for c in value[1])
+    )
 
 
 def _block_header(name: str, cid: bytes, value: Any) -> tuple[int, int]:
@@ -222,7 +245,9 @@ def _block_header(name: str, cid: bytes, value: Any) -> tuple[int, int]:
         raise InputError(f"{name}: block {cid_to_str(cid)} is not a Filecoin BlockHeader (array of 16)")
     height, timestamp = value[7], value[12]
     if type(height) is not int or type(timestamp) is not int or height < 0 or timestamp < 0:
-        raise InputError(f"{name}: block {cid_to_str(cid)}: Height and Timestamp must be non-negative integers")
+        raise InputError(
+            f"{name}: block {cid_to_str(cid)}: Height and Timestamp must be non-negative integers"
+        )
     return height, timestamp
 
 
@@ -232,13 +257,17 @@ def _next_block(r: _Reader, wanted: dict[bytes, Any]) -> tuple[bytes | None, byt
     if length is None:
         return None, None
     if not 0 < length <= _MAX_SECTION:
-        raise InputError(f"{r.name}: decompressed offset {r.offset}: CAR section length {length} "
-                         "is implausible; the file is corrupt")
+        raise InputError(
+            f"{r.name}: decompressed offset {r.offset}: CAR section length {length} "
+            "is implausible; the file is corrupt"
+        )
     prefix = r.read(min(length, 64), "a block CID")
     try:
         cid_len = _cid_length(prefix)
     except (ValueError, IndexError):
-        raise InputError(f"{r.name}: decompressed offset {r.offset}: a CAR section does not start with a CID")
+        raise InputError(
+            f"{r.name}: decompressed offset {r.offset}: a CAR section does not start with a CID"
+        ) from None
     if cid_len > length:
         raise InputError(f"{r.name}: decompressed offset {r.offset}: a CID is longer than its CAR section")
     rest = r.read(length - len(prefix), "a block")

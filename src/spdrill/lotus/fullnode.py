@@ -52,8 +52,11 @@ def parse_tipset(method: str, raw: object, path: str = "result") -> TipSet:
     for i, raw_block in enumerate(f.array("Blocks")):
         b = Fields(method, raw_block, f"{path}.Blocks[{i}]")
         parents = tuple(cid_of(method, f"{b.path}.Parents[{j}]", p) for j, p in enumerate(b.array("Parents")))
-        blocks.append(BlockHeader(b.string("Miner"), b.integer("Height"), b.integer("Timestamp"), parents,
-                                  b.big("ParentWeight")))
+        blocks.append(
+            BlockHeader(
+                b.string("Miner"), b.integer("Height"), b.integer("Timestamp"), parents, b.big("ParentWeight")
+            )
+        )
     if not blocks:
         raise LotusResponseError(method, f"{path}.Blocks", "at least one block", [])
     return TipSet(cids, f.integer("Height"), tuple(blocks))
@@ -73,11 +76,22 @@ def parse_sectors(method: str, raw: object) -> tuple[SectorInfo, ...]:
     for s in raw:
         # Fast path: plain indexing; any surprise falls back to the field-naming reader below.
         try:
-            n, proof, cid, act, exp = (s["SectorNumber"], s["SealProof"], s["SealedCID"]["/"],
-                                       s["Activation"], s["Expiration"])
+            n, proof, cid, act, exp = (
+                s["SectorNumber"],
+                s["SealProof"],
+                s["SealedCID"]["/"],
+                s["Activation"],
+                s["Expiration"],
+            )
         except (KeyError, TypeError):
             n = proof = cid = act = exp = None
-        if type(n) is int and type(proof) is int and type(cid) is str and type(act) is int and type(exp) is int:
+        if (
+            type(n) is int
+            and type(proof) is int
+            and type(cid) is str
+            and type(act) is int
+            and type(exp) is int
+        ):
             append(SectorInfo(n, proof, cid, act, exp))
         else:
             append(_sector_slow(method, s, len(out)))
@@ -86,15 +100,21 @@ def parse_sectors(method: str, raw: object) -> tuple[SectorInfo, ...]:
 
 def _sector_slow(method: str, raw: object, index: int) -> SectorInfo:
     f = Fields(method, raw, f"result[{index}]")
-    return SectorInfo(f.integer("SectorNumber"), f.integer("SealProof"), f.cid("SealedCID"), f.integer("Activation"),
-                      f.integer("Expiration"))
+    return SectorInfo(
+        f.integer("SectorNumber"),
+        f.integer("SealProof"),
+        f.cid("SealedCID"),
+        f.integer("Activation"),
+        f.integer("Expiration"),
+    )
 
 
 class FullNodeClient:
     """The full-node methods restore drills use, with typed results."""
 
-    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.rpc = RpcClient(info, "v1", timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
@@ -127,9 +147,16 @@ class FullNodeClient:
         syncs = []
         for i, raw in enumerate(f.array("ActiveSyncs", nullable=True)):
             a = Fields(m, raw, f"result.ActiveSyncs[{i}]")
-            syncs.append(ActiveSync(a.integer("WorkerID"), a.integer("Stage"), a.integer("Height"),
-                                    _opt_tipset_height(m, a, "Base"), _opt_tipset_height(m, a, "Target"),
-                                    a.opt_string("Message") or ""))
+            syncs.append(
+                ActiveSync(
+                    a.integer("WorkerID"),
+                    a.integer("Stage"),
+                    a.integer("Height"),
+                    _opt_tipset_height(m, a, "Base"),
+                    _opt_tipset_height(m, a, "Target"),
+                    a.opt_string("Message") or "",
+                )
+            )
         return SyncState(tuple(syncs), f.integer("VMApplied"))
 
     def node_status(self, include_chain_status: bool = False) -> NodeStatus:
@@ -140,9 +167,18 @@ class FullNodeClient:
         last100 = finality = None
         if isinstance(f.obj.get("ChainStatus"), dict):
             chain = f.nested("ChainStatus")
-            last100, finality = chain.number("BlocksPerTipsetLast100"), chain.number("BlocksPerTipsetLastFinality")
-        return NodeStatus(sync.integer("Epoch"), sync.integer("Behind"), peers.integer("PeersToPublishMsgs"),
-                          peers.integer("PeersToPublishBlocks"), last100, finality)
+            last100, finality = (
+                chain.number("BlocksPerTipsetLast100"),
+                chain.number("BlocksPerTipsetLastFinality"),
+            )
+        return NodeStatus(
+            sync.integer("Epoch"),
+            sync.integer("Behind"),
+            peers.integer("PeersToPublishMsgs"),
+            peers.integer("PeersToPublishBlocks"),
+            last100,
+            finality,
+        )
 
     def state_network_version(self, key: TipSetKey | None = None) -> int:
         """``Filecoin.StateNetworkVersion``."""
@@ -154,18 +190,37 @@ class FullNodeClient:
     def state_miner_info(self, miner: str, key: TipSetKey | None = None) -> MinerInfo:
         """``Filecoin.StateMinerInfo``."""
         f = Fields("Filecoin.StateMinerInfo", self._call("StateMinerInfo", miner, _tsk(key)))
-        return MinerInfo(f.string("Owner"), f.string("Worker"), f.strings("ControlAddresses", nullable=True),
-                         f.opt_string("PeerId"), f.integer("WindowPoStProofType"), f.integer("SectorSize"),
-                         f.integer("WindowPoStPartitionSectors"), f.integer("ConsensusFaultElapsed"),
-                         f.opt_string("Beneficiary"))
+        return MinerInfo(
+            f.string("Owner"),
+            f.string("Worker"),
+            f.strings("ControlAddresses", nullable=True),
+            f.opt_string("PeerId"),
+            f.integer("WindowPoStProofType"),
+            f.integer("SectorSize"),
+            f.integer("WindowPoStPartitionSectors"),
+            f.integer("ConsensusFaultElapsed"),
+            f.opt_string("Beneficiary"),
+        )
 
     def state_miner_proving_deadline(self, miner: str, key: TipSetKey | None = None) -> DeadlineInfo:
         """``Filecoin.StateMinerProvingDeadline``: the deadline open now."""
-        f = Fields("Filecoin.StateMinerProvingDeadline",
-                   self._call("StateMinerProvingDeadline", miner, _tsk(key)))
-        names = ("CurrentEpoch", "PeriodStart", "Index", "Open", "Close", "Challenge", "FaultCutoff",
-                 "WPoStPeriodDeadlines", "WPoStProvingPeriod", "WPoStChallengeWindow",
-                 "WPoStChallengeLookback", "FaultDeclarationCutoff")
+        f = Fields(
+            "Filecoin.StateMinerProvingDeadline", self._call("StateMinerProvingDeadline", miner, _tsk(key))
+        )
+        names = (
+            "CurrentEpoch",
+            "PeriodStart",
+            "Index",
+            "Open",
+            "Close",
+            "Challenge",
+            "FaultCutoff",
+            "WPoStPeriodDeadlines",
+            "WPoStProvingPeriod",
+            "WPoStChallengeWindow",
+            "WPoStChallengeLookback",
+            "FaultDeclarationCutoff",
+        )
         return DeadlineInfo(*(f.integer(n) for n in names))
 
     def state_miner_deadlines(self, miner: str, key: TipSetKey | None = None) -> tuple[Deadline, ...]:
@@ -177,27 +232,46 @@ class FullNodeClient:
             out.append(Deadline(f.bitfield("PostSubmissions"), f.integer("DisputableProofCount")))
         return tuple(out)
 
-    def state_miner_partitions(self, miner: str, deadline: int,
-                               key: TipSetKey | None = None) -> tuple[Partition, ...]:
+    def state_miner_partitions(
+        self, miner: str, deadline: int, key: TipSetKey | None = None
+    ) -> tuple[Partition, ...]:
         """``Filecoin.StateMinerPartitions``: the partitions of one deadline."""
         m = "Filecoin.StateMinerPartitions"
         out = []
-        for i, raw in enumerate(self._list(m, self._call("StateMinerPartitions", miner, deadline, _tsk(key)))):
+        for i, raw in enumerate(
+            self._list(m, self._call("StateMinerPartitions", miner, deadline, _tsk(key)))
+        ):
             f = Fields(m, raw, f"result[{i}]")
-            out.append(Partition(*(f.bitfield(n) for n in ("AllSectors", "FaultySectors", "RecoveringSectors",
-                                                             "LiveSectors", "ActiveSectors"))))
+            out.append(
+                Partition(
+                    *(
+                        f.bitfield(n)
+                        for n in (
+                            "AllSectors",
+                            "FaultySectors",
+                            "RecoveringSectors",
+                            "LiveSectors",
+                            "ActiveSectors",
+                        )
+                    )
+                )
+            )
         return tuple(out)
 
-    def state_miner_sectors(self, miner: str, sectors: Bitfield | None = None,
-                            key: TipSetKey | None = None) -> tuple[SectorInfo, ...]:
+    def state_miner_sectors(
+        self, miner: str, sectors: Bitfield | None = None, key: TipSetKey | None = None
+    ) -> tuple[SectorInfo, ...]:
         """``Filecoin.StateMinerSectors``; ``sectors`` filters, None means all."""
         flt = None if sectors is None else sectors.runs()
-        return parse_sectors("Filecoin.StateMinerSectors", self._call("StateMinerSectors", miner, flt, _tsk(key)))
+        return parse_sectors(
+            "Filecoin.StateMinerSectors", self._call("StateMinerSectors", miner, flt, _tsk(key))
+        )
 
     def state_miner_active_sectors(self, miner: str, key: TipSetKey | None = None) -> tuple[SectorInfo, ...]:
         """``Filecoin.StateMinerActiveSectors``: sectors the miner is proving."""
-        return parse_sectors("Filecoin.StateMinerActiveSectors",
-                             self._call("StateMinerActiveSectors", miner, _tsk(key)))
+        return parse_sectors(
+            "Filecoin.StateMinerActiveSectors", self._call("StateMinerActiveSectors", miner, _tsk(key))
+        )
 
     def state_miner_faults(self, miner: str, key: TipSetKey | None = None) -> Bitfield:
         """``Filecoin.StateMinerFaults``."""
@@ -207,7 +281,9 @@ class FullNodeClient:
         """``Filecoin.StateMinerRecoveries``."""
         return self._bitfield("StateMinerRecoveries", miner, key)
 
-    def state_sector_get_info(self, miner: str, number: int, key: TipSetKey | None = None) -> SectorInfo | None:
+    def state_sector_get_info(
+        self, miner: str, number: int, key: TipSetKey | None = None
+    ) -> SectorInfo | None:
         """``Filecoin.StateSectorGetInfo``; None when the chain has no such sector."""
         raw = self._call("StateSectorGetInfo", miner, number, _tsk(key))
         return None if raw is None else _sector_slow("Filecoin.StateSectorGetInfo", raw, 0)
@@ -216,8 +292,13 @@ class FullNodeClient:
         """``Filecoin.StateMinerPower``."""
         f = Fields("Filecoin.StateMinerPower", self._call("StateMinerPower", miner, _tsk(key)))
         mine, total = f.nested("MinerPower"), f.nested("TotalPower")
-        return MinerPower(mine.big("RawBytePower"), mine.big("QualityAdjPower"), total.big("RawBytePower"),
-                          total.big("QualityAdjPower"), f.boolean("HasMinPower"))
+        return MinerPower(
+            mine.big("RawBytePower"),
+            mine.big("QualityAdjPower"),
+            total.big("RawBytePower"),
+            total.big("QualityAdjPower"),
+            f.boolean("HasMinPower"),
+        )
 
     def wallet_list(self) -> tuple[str, ...]:
         """``Filecoin.WalletList`` (needs write permission): addresses whose keys the node holds."""
@@ -244,4 +325,3 @@ class FullNodeClient:
         if type(raw) is not list:
             raise LotusResponseError(method, "result", "a list", raw)
         return raw
-

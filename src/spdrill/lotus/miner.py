@@ -32,8 +32,14 @@ def parse_worker_info(method: str, raw: object, path: str = "result") -> WorkerI
     """Parse a ``storiface.WorkerInfo`` (hostname, CPUs, GPUs, memory)."""
     f = Fields(method, raw, path)
     res = f.nested("Resources")
-    return WorkerInfo(f.string("Hostname"), f.boolean("IgnoreResources"), res.integer("CPUs"),
-                      res.strings("GPUs", nullable=True), res.integer("MemPhysical"), res.integer("MemUsed"))
+    return WorkerInfo(
+        f.string("Hostname"),
+        f.boolean("IgnoreResources"),
+        res.integer("CPUs"),
+        res.strings("GPUs", nullable=True),
+        res.integer("MemPhysical"),
+        res.integer("MemUsed"),
+    )
 
 
 def _map(method: str, raw: object) -> dict[str, Any]:
@@ -45,8 +51,9 @@ def _map(method: str, raw: object) -> dict[str, Any]:
 class MinerClient:
     """The lotus-miner methods restore drills use; PoSt checks need an admin token."""
 
-    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         # lotus-miner serves only /rpc/v0.
         self.rpc = RpcClient(info, "v0", timeout=timeout, transport=transport)
 
@@ -92,7 +99,9 @@ class MinerClient:
             items = []
             for i, raw in enumerate(decls if decls is not None else []):
                 f = Fields(m, raw, f"result[{sid}][{i}]")
-                items.append(StorageDecl(f.integer("Miner"), f.integer("Number"), f.integer("SectorFileType")))
+                items.append(
+                    StorageDecl(f.integer("Miner"), f.integer("Number"), f.integer("SectorFileType"))
+                )
             out[sid] = tuple(items)
         return out
 
@@ -106,7 +115,9 @@ class MinerClient:
     def storage_stat(self, storage_id: str) -> FsStat:
         """``Filecoin.StorageStat`` (admin) of one storage path."""
         f = Fields("Filecoin.StorageStat", self.rpc.call("StorageStat", storage_id))
-        return FsStat(*(f.integer(n) for n in ("Capacity", "Available", "FSAvailable", "Reserved", "Max", "Used")))
+        return FsStat(
+            *(f.integer(n) for n in ("Capacity", "Available", "FSAvailable", "Reserved", "Max", "Used"))
+        )
 
     def worker_stats(self) -> dict[str, WorkerStat]:
         """``Filecoin.WorkerStats`` (admin): the workers connected to this miner, by worker ID."""
@@ -119,16 +130,24 @@ class MinerClient:
             if tasks is not None and (type(tasks) is not list or not all(type(t) is str for t in tasks)):
                 raise LotusResponseError(m, f"result[{wid}].Tasks", "a list of task names", tasks)
             task_names = tuple(sorted(tasks or ()))
-            out[wid] = WorkerStat(parse_worker_info(m, f.obj.get("Info"), f"result[{wid}].Info"),
-                                  f.boolean("Enabled"), task_names, f.number("GpuUsed"), f.integer("CpuUse"))
+            out[wid] = WorkerStat(
+                parse_worker_info(m, f.obj.get("Info"), f"result[{wid}].Info"),
+                f.boolean("Enabled"),
+                task_names,
+                f.number("GpuUsed"),
+                f.integer("CpuUse"),
+            )
         return out
 
-    def check_provable(self, post_proof_type: int, sectors: Sequence[SectorRef],
-                       timeout: float | None = None) -> dict[int, str]:
+    def check_provable(
+        self, post_proof_type: int, sectors: Sequence[SectorRef], timeout: float | None = None
+    ) -> dict[int, str]:
         """``Filecoin.CheckProvable`` (admin): sector number to reason, for sectors that cannot be proven."""
         m = "Filecoin.CheckProvable"
-        raw = _map(m, self.rpc.call("CheckProvable", post_proof_type, [s.to_json() for s in sectors],
-                                    timeout=timeout))
+        raw = _map(
+            m,
+            self.rpc.call("CheckProvable", post_proof_type, [s.to_json() for s in sectors], timeout=timeout),
+        )
         out = {}
         for key, reason in raw.items():
             if not key.isdigit() or type(reason) is not str:
@@ -136,8 +155,9 @@ class MinerClient:
             out[int(key)] = reason
         return out
 
-    def compute_window_post(self, deadline: int, key: TipSetKey | None = None,
-                            timeout: float | None = None) -> tuple[WindowPoStResult, ...]:
+    def compute_window_post(
+        self, deadline: int, key: TipSetKey | None = None, timeout: float | None = None
+    ) -> tuple[WindowPoStResult, ...]:
         """``Filecoin.ComputeWindowPoSt`` (admin): a dry-run proof of one deadline, nothing is sent."""
         m = "Filecoin.ComputeWindowPoSt"
         raw = self.rpc.call("ComputeWindowPoSt", deadline, [{"/": c} for c in key or ()], timeout=timeout)
@@ -157,8 +177,15 @@ class MinerClient:
                 pf = Fields(m, p, f"{f.path}.Proofs[{j}]")
                 types.append(pf.integer("PoStProof"))
                 blobs.append(_b64(m, f"{pf.path}.ProofBytes", pf.string("ProofBytes")))
-            out.append(WindowPoStResult(f.integer("Deadline"), tuple(parts), tuple(types), tuple(blobs),
-                                        f.integer("ChainCommitEpoch")))
+            out.append(
+                WindowPoStResult(
+                    f.integer("Deadline"),
+                    tuple(parts),
+                    tuple(types),
+                    tuple(blobs),
+                    f.integer("ChainCommitEpoch"),
+                )
+            )
         return tuple(out)
 
     def runtime_subsystems(self) -> tuple[str, ...]:

@@ -79,8 +79,11 @@ class RpcClient:
         log.debug("calling %s at %s", full, self.url)
         try:
             response = self._client.post(
-                self.url, content=json.dumps(body), timeout=httpx.USE_CLIENT_DEFAULT if timeout is None
-                else httpx.Timeout(timeout, connect=min(timeout, 10.0))
+                self.url,
+                content=json.dumps(body),
+                timeout=httpx.USE_CLIENT_DEFAULT
+                if timeout is None
+                else httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             )
         except httpx.TimeoutException as exc:
             waited = self.timeout if timeout is None else timeout
@@ -90,7 +93,8 @@ class RpcClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise LotusTransportError(
-                f"{full} at {self.url}: cannot reach the API ({type(exc).__name__}: {self._scrub(str(exc))}); "
+                f"{full} at {self.url}: cannot reach the API "
+                f"({type(exc).__name__}: {self._scrub(str(exc))}); "
                 "check the address in *_API_INFO and that the Lotus process is running"
             ) from exc
         return self._result(full, request_id, response)
@@ -107,7 +111,8 @@ class RpcClient:
         except ValueError as exc:
             if status != 200:
                 raise LotusTransportError(
-                    f"{method} at {self.url}: unexpected HTTP status {status}; expected 200 with a JSON-RPC body"
+                    f"{method} at {self.url}: unexpected HTTP status {status}; "
+                    "expected 200 with a JSON-RPC body"
                 ) from exc
             raise LotusTransportError(
                 f"{method} at {self.url}: the answer is not JSON; is this a Lotus API endpoint?"
@@ -123,10 +128,13 @@ class RpcClient:
             raise LotusTransportError(f"{method} at {self.url}: unexpected HTTP status {status}")
         if payload.get("id") != request_id:
             raise LotusTransportError(
-                f"{method} at {self.url}: response id {payload.get('id')!r} does not match request id {request_id}"
+                f"{method} at {self.url}: response id {payload.get('id')!r} "
+                f"does not match request id {request_id}"
             )
         if "result" not in payload:
-            raise LotusTransportError(f"{method} at {self.url}: JSON-RPC response has neither result nor error")
+            raise LotusTransportError(
+                f"{method} at {self.url}: JSON-RPC response has neither result nor error"
+            )
         return payload["result"]
 
     def _rpc_error(self, method: str, error: object) -> Exception:

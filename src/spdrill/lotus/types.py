@@ -14,9 +14,27 @@ from spdrill.errors import InputError, LotusError
 from spdrill.lotus.bitfield import Bitfield, decode_json
 
 __all__ = [
-    "ActiveSync", "BlockHeader", "Deadline", "DeadlineInfo", "FsStat", "LotusResponseError", "MinerInfo",
-    "MinerPower", "Partition", "PoStPartition", "SectorInfo", "SectorRef", "StorageDecl", "StoragePath",
-    "SyncState", "NodeStatus", "TipSet", "Version", "WindowPoStResult", "WorkerInfo", "WorkerStat",
+    "ActiveSync",
+    "BlockHeader",
+    "Deadline",
+    "DeadlineInfo",
+    "FsStat",
+    "LotusResponseError",
+    "MinerInfo",
+    "MinerPower",
+    "Partition",
+    "PoStPartition",
+    "SectorInfo",
+    "SectorRef",
+    "StorageDecl",
+    "StoragePath",
+    "SyncState",
+    "NodeStatus",
+    "TipSet",
+    "Version",
+    "WindowPoStResult",
+    "WorkerInfo",
+    "WorkerStat",
 ]
 
 
@@ -199,8 +217,15 @@ class ActiveSync:
     target_height: int | None
     message: str
 
-    STAGE_NAMES = ("idle worker", "header sync", "persisting headers", "message sync", "complete",
-                   "error", "fetching messages")
+    STAGE_NAMES = (
+        "idle worker",
+        "header sync",
+        "persisting headers",
+        "message sync",
+        "complete",
+        "error",
+        "fetching messages",
+    )
 
     @property
     def stage_name(self) -> str:

@@ -15,8 +15,9 @@ __all__ = ["WorkerClient"]
 class WorkerClient:
     """The lotus-worker methods restore drills use (all need an admin token)."""
 
-    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.rpc = RpcClient(info, "v0", timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
@@ -48,8 +49,15 @@ class WorkerClient:
         out = []
         for i, item in enumerate(raw):
             f = Fields(m, item, f"result[{i}]")
-            out.append(StoragePath(f.string("ID"), f.integer("Weight"), f.string("LocalPath"),
-                                   f.boolean("CanSeal"), f.boolean("CanStore")))
+            out.append(
+                StoragePath(
+                    f.string("ID"),
+                    f.integer("Weight"),
+                    f.string("LocalPath"),
+                    f.boolean("CanSeal"),
+                    f.boolean("CanStore"),
+                )
+            )
         return tuple(out)
 
     def enabled(self) -> bool:
