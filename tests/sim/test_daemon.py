@@ -1,0 +1,243 @@
+"""The simulated `lotus` daemon and CLI: import, repo files, signals, sync, health, auth, wallet, mpool records."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lotus_sim import keystore
+from lotus_sim.rpcclient import CallError
+from tests.sim.simproc import Stand, make_stand
+
+
+@pytest.fixture
+def stand(tmp_path: Path) -> Iterator[Stand]:
+    s = make_stand(tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def running(stand: Stand) -> Stand:
+    assert stand.import_snapshot().returncode == 0
+    stand.start_daemon()
+    return stand
+
+
+def _get(stand: Stand, path: str) -> int:
+    api = (stand.lotus_repo / "api").read_text().split("/")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{api[4]}{path}", timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_import_halts_with_lotus_line(stand: Stand) -> None:
+    result = stand.import_snapshot()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Chain import complete, halting as requested..."
+    assert not (stand.lotus_repo / "api").exists()
+
+
+def test_import_of_truncated_snapshot_fails_cleanly(stand: Stand, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.car.zst"
+    data = stand.snapshot.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    result = stand.import_snapshot(broken)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("ERROR: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_import_of_missing_file_fails(stand: Stand, tmp_path: Path) -> None:
+    result = stand.import_snapshot(tmp_path / "nope.car")
+    assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_import_of_raw_car_works_too(stand: Stand, tmp_path: Path) -> None:
+    import zstandard
+
+    raw = tmp_path / "snapshot.car"  # the same CAR, uncompressed: detected by magic bytes, not the name
+    with stand.snapshot.open("rb") as src:
+        raw.write_bytes(zstandard.ZstdDecompressor().stream_reader(src).read())
+    assert stand.import_snapshot(raw).returncode == 0
+
+
+def test_repo_files_and_clean_sigterm(running: Stand) -> None:
+    repo = running.lotus_repo
+    assert (repo / "api").read_text().startswith("/ip4/127.0.0.1/tcp/")
+    assert (repo / "token").stat().st_mode & 0o077 == 0
+    version = running.daemon().call("Version")
+    assert (version["Agent"], version["APIVersion"], version["BlockDelay"]) == ("lotus-sim", 131840, 30)
+    assert running.daemon("v0").call("Version")["APIVersion"] == 66816
+    assert running.procs[0].stop(signal.SIGTERM) == 0
+    assert not (repo / "api").exists()
+
+
+def test_sigint_also_stops_cleanly(running: Stand) -> None:
+    assert running.procs[0].stop(signal.SIGINT) == 0
+    assert not (running.lotus_repo / "api").exists()
+
+
+def test_answers_rpc_within_one_second_of_start(stand: Stand) -> None:
+    assert stand.import_snapshot().returncode == 0
+    started = time.monotonic()
+    stand.start_daemon()
+    stand.daemon().call("Version")
+    assert time.monotonic() - started < 1.0
+
+
+def test_imported_daemon_is_behind_then_catches_up(stand: Stand) -> None:
+    assert stand.import_snapshot().returncode == 0
+    stand.start_daemon(env={"LOTUS_SIM_SYNC_RATE": "200"})  # 240 epochs behind: about 1.2 s
+    api = stand.daemon()
+    status = api.call("NodeStatus", False)["SyncStatus"]
+    assert status["Behind"] > 100
+    syncs = api.call("SyncState")["ActiveSyncs"]
+    assert syncs and syncs[0]["Stage"] == 3  # message sync
+    assert _get(stand, "/health/readyz") == 503
+    result = stand.run("lotus", "sync", "wait", timeout=30)
+    assert result.returncode == 0 and result.stdout.rstrip().endswith("Done!")
+    assert "State: message sync" in result.stdout
+    assert api.call("SyncState")["ActiveSyncs"][0]["Stage"] == 4
+    assert api.call("NodeStatus", False)["SyncStatus"]["Behind"] <= 1
+    assert _get(stand, "/health/readyz") == 200 and _get(stand, "/health/livez") == 200
+
+
+def test_no_bootstrap_means_no_sync(stand: Stand) -> None:
+    assert stand.import_snapshot().returncode == 0
+    stand.start_daemon("--bootstrap=false")
+    api = stand.daemon()
+    head = api.call("ChainHead")["Height"]
+    assert api.call("SyncState")["ActiveSyncs"] == []
+    assert api.call("NodeStatus", False)["PeerStatus"]["PeersToPublishBlocks"] == 0
+    time.sleep(0.3)
+    assert api.call("ChainHead")["Height"] == head
+    assert _get(stand, "/health/readyz") == 503
+    with pytest.raises(subprocess.TimeoutExpired):
+        stand.run("lotus", "sync", "wait", timeout=1.5)  # Lotus waits forever without sync workers
+
+
+def test_head_is_the_snapshot_head_before_sync(stand: Stand) -> None:
+    assert stand.import_snapshot().returncode == 0
+    stand.start_daemon("--bootstrap=false")
+    head = stand.daemon().call("ChainHead")
+    assert head["Height"] == stand.info["snapshot"]["height"]
+    assert [c["/"] for c in head["Cids"]] == stand.info["snapshot"]["head_cids"]
+    assert head["Blocks"][0]["Timestamp"] == stand.info["snapshot"]["timestamp"]
+    result = stand.run("lotus", "chain", "head")
+    assert result.stdout.split() == stand.info["snapshot"]["head_cids"]
+
+
+def test_restart_resumes_from_the_synced_head(stand: Stand) -> None:
+    assert stand.import_snapshot().returncode == 0
+    first = stand.start_daemon()
+    assert stand.run("lotus", "sync", "wait", timeout=30).returncode == 0
+    synced = stand.daemon().call("ChainHead")["Height"]
+    assert first.stop() == 0
+    stand.start_daemon("--bootstrap=false")
+    assert stand.daemon().call("ChainHead")["Height"] >= synced
+
+
+def test_auth_tokens_and_permissions(running: Stand) -> None:
+    result = running.run("lotus", "auth", "api-info", "--perm", "read")
+    assert result.returncode == 0
+    name, _, value = result.stdout.strip().partition("=")
+    token, _, addr = value.partition(":")
+    assert name == "FULLNODE_API_INFO" and addr == (running.lotus_repo / "api").read_text()
+    read = running.daemon(token=token)
+    assert read.call("ChainHead")["Height"] > 0
+    with pytest.raises(CallError, match=r"missing permission to invoke 'WalletList' \(need 'write'\)"):
+        read.call("WalletList")
+    anonymous = running.daemon(token="")
+    assert anonymous.call("SyncState") is not None  # no token: read
+    with pytest.raises(CallError) as info:
+        running.daemon(token="not.a.jwt").call("ChainHead")
+    assert info.value.status == 401
+    admin = running.run("lotus", "auth", "create-token", "--perm", "admin").stdout.strip()
+    assert running.daemon(token=admin).call("AuthVerify", admin) == ["read", "write", "sign", "admin"]
+    assert base64.b64decode(running.daemon().call("AuthNew", ["read"])).count(b".") == 2
+
+
+def test_auth_rejects_unknown_perm(running: Stand) -> None:
+    result = running.run("lotus", "auth", "create-token", "--perm", "root")
+    assert result.returncode == 1 and "one of: read, write, sign, admin" in result.stderr
+
+
+def _plant_worker_key(stand: Stand) -> str:
+    exported = next((stand.root / "secrets").glob("worker-*.key")).read_text().strip()
+    address = stand.info["worker"]["key"]
+    keystore.write_key(stand.lotus_repo, f"wallet-{address}", keystore.KeyInfo.from_export(exported))
+    return str(address)
+
+
+def test_wallet_lists_only_keys_in_the_keystore(running: Stand) -> None:
+    assert running.run("lotus", "wallet", "list", "--addr-only").stdout.strip() == ""
+    address = _plant_worker_key(running)
+    result = running.run("lotus", "wallet", "list")
+    assert result.returncode == 0 and address in result.stdout
+    assert running.daemon().call("WalletHas", address) is True
+
+
+def test_mpool_push_is_refused_without_the_key_and_recorded(running: Stand) -> None:
+    api, miner = running.daemon(), running.info["miner"]
+    worker = running.info["worker"]["id"]
+    message = {"To": miner, "From": worker, "Value": "0", "Method": 23, "Params": ""}
+    with pytest.raises(CallError, match="key info not found"):
+        api.call("MpoolPushMessage", message, None)
+    _plant_worker_key(running)
+    signed = api.call("MpoolPushMessage", message, None)
+    assert signed["Message"]["Method"] == 23 and signed["CID"]["/"].startswith("bafy")
+    records = running.records()
+    assert [(r["from"], r["method"], r["accepted"]) for r in records] == [(worker, 23, False), (worker, 23, True)]
+
+
+def test_mpool_push_needs_sign_permission(running: Stand) -> None:
+    write = running.run("lotus", "auth", "create-token", "--perm", "write").stdout.strip()
+    with pytest.raises(CallError, match="need 'sign'"):
+        running.daemon(token=write).call("MpoolPushMessage", {"To": "f01000", "From": "f01002"}, None)
+    assert running.records() == []  # refused before the daemon looked at it
+
+
+def test_cli_without_a_running_daemon_fails_cleanly(stand: Stand) -> None:
+    result = stand.run("lotus", "chain", "head")
+    assert result.returncode == 1 and result.stderr.startswith("ERROR: ") and "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_1_like_lotus(stand: Stand) -> None:
+    result = stand.run("lotus", "daemon", "--no-such-flag")
+    assert result.returncode == 1 and "Incorrect Usage" in result.stderr
+
+
+def test_version_cli(running: Stand) -> None:
+    out = running.run("lotus", "version").stdout
+    assert "lotus-sim" in out and "+api2.3.0" in out
+
+
+def test_state_calls_for_an_unknown_actor_fail(running: Stand) -> None:
+    with pytest.raises(CallError, match="actor f09999 not found"):
+        running.daemon().call("StateMinerInfo", "f09999", [])
+
+
+def test_sectors_filter_and_partitions_agree_with_fixture(running: Stand) -> None:
+    api, info = running.daemon(), running.info
+    parts = api.call("StateMinerPartitions", info["miner"], 0, [])
+    from lotus_sim.bitfield import decode_runs
+
+    assert [list(decode_runs(p["AllSectors"])) for p in parts] == info["deadlines"]["0"]
+    picked = api.call("StateMinerSectors", info["miner"], [1, 2], [])
+    assert [s["SectorNumber"] for s in picked] == [1, 2]
+    assert len(api.call("StateMinerSectors", info["miner"], None, [])) == info["sectors"]
+    assert json.dumps(api.call("StateSectorGetInfo", info["miner"], 10**9, [])) == "null"
