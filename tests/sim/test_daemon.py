@@ -1,4 +1,4 @@
-"""The simulated `lotus` daemon and CLI: import, repo files, signals, sync, health, auth, wallet, mpool records."""
+"""The simulated `lotus` daemon and CLI: import, repo files, signals, sync, health, auth, wallet, mpool."""
 
 from __future__ import annotations
 
@@ -201,7 +201,8 @@ def test_mpool_push_is_refused_without_the_key_and_recorded(running: Stand) -> N
     signed = api.call("MpoolPushMessage", message, None)
     assert signed["Message"]["Method"] == 23 and signed["CID"]["/"].startswith("bafy")
     records = running.records()
-    assert [(r["from"], r["method"], r["accepted"]) for r in records] == [(worker, 23, False), (worker, 23, True)]
+    attempts = [(r["from"], r["method"], r["accepted"]) for r in records]
+    assert attempts == [(worker, 23, False), (worker, 23, True)]
 
 
 def test_mpool_push_needs_sign_permission(running: Stand) -> None:
