@@ -22,6 +22,13 @@ def sector_value(number: int, seal_proof: int | None) -> bytes:
     return cbor.encode(record)
 
 
+def _with_number(template: bytes, number: int) -> bytes:
+    # The record's only varying field is SectorNumber: patch its CBOR integer into the encoded template.
+    marker = b"\x6cSectorNumber"
+    at = template.index(marker) + len(marker)
+    return template[:at] + cbor.encode(number) + template[at + 1 :]
+
+
 def from_pairs(pairs: Iterable[tuple[bytes, bytes]], network: str) -> MinerMetadata:
     """Build MinerMetadata from datastore pairs; FormatError when ``/miner-address`` is absent or bad."""
     miner: str | None = None
@@ -52,6 +59,7 @@ def to_pairs(md: MinerMetadata) -> list[tuple[bytes, bytes]]:
     pairs = [(MINER_ADDRESS, Address.parse(md.miner_address).to_bytes())]
     pairs += [(k.encode(), v) for k, v in md.entries.items()]
     # One template per record: encoding a million small maps one by one would dominate fixture time.
-    pairs += [(SECTORS_PREFIX + str(n).encode(), sector_value(n, md.seal_proof)) for n in md.sectors]
+    template = sector_value(0, md.seal_proof)
+    pairs += [(SECTORS_PREFIX + str(n).encode(), _with_number(template, n)) for n in md.sectors]
     pairs.sort(key=lambda kv: kv[0])
     return pairs
