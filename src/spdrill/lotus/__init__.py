@@ -10,7 +10,7 @@ from spdrill.lotus.bitfield import Bitfield, decode_json, decode_rle, encode_jso
 from spdrill.lotus.car import SnapshotHead, read_snapshot_head
 from spdrill.lotus.fullnode import FullNodeClient
 from spdrill.lotus.miner import MinerClient
-from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.rpc import LotusResponseError, RpcClient
 from spdrill.lotus.sync import epochs_behind, is_sync_done, node_status_behind, working_sync
 from spdrill.lotus.types import (
     ActiveSync,
@@ -18,7 +18,6 @@ from spdrill.lotus.types import (
     Deadline,
     DeadlineInfo,
     FsStat,
-    LotusResponseError,
     MinerInfo,
     MinerPower,
     NodeStatus,

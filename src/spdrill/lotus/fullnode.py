@@ -9,14 +9,12 @@ import httpx
 
 from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.bitfield import Bitfield
-from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient, bitfield_of, cid_of
 from spdrill.lotus.types import (
     ActiveSync,
     BlockHeader,
     Deadline,
     DeadlineInfo,
-    Fields,
-    LotusResponseError,
     MinerInfo,
     MinerPower,
     NodeStatus,
@@ -25,8 +23,6 @@ from spdrill.lotus.types import (
     SyncState,
     TipSet,
     Version,
-    bitfield_of,
-    cid_of,
 )
 
 __all__ = ["FullNodeClient", "parse_sectors", "parse_tipset", "parse_version"]

@@ -11,11 +11,9 @@ import httpx
 
 from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.fullnode import TipSetKey, parse_version
-from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient
 from spdrill.lotus.types import (
-    Fields,
     FsStat,
-    LotusResponseError,
     PoStPartition,
     SectorRef,
     StorageDecl,

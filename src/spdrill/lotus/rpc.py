@@ -9,6 +9,8 @@ Every foreign error is translated here (``raise X from exc``) into the spdrill t
     LotusRPCError         a JSON-RPC error object came back
 
 The bearer token is a secret: it is sent in a header and scrubbed from anything that becomes a message.
+Answers are read with :class:`Fields`: a missing or mistyped field raises :class:`LotusResponseError`
+naming the method and the field, never a KeyError.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 
 import httpx
 
-from spdrill.errors import LotusAuthError, LotusRPCError, LotusTransportError
+from spdrill.errors import InputError, LotusAuthError, LotusError, LotusRPCError, LotusTransportError
 from spdrill.lotus.apiinfo import ApiInfo
+from spdrill.lotus.bitfield import Bitfield, decode_json
 
-__all__ = ["RpcClient"]
+__all__ = ["Fields", "LotusResponseError", "RpcClient", "bitfield_of", "cid_of"]
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +151,126 @@ class RpcClient:
                 "use a token created with the permission named there"
             )
         return LotusRPCError(method, code if type(code) is int else 0, message)
+
+
+class LotusResponseError(LotusError):
+    """A Lotus answer lacks a field spdrill needs, or the field has the wrong type."""
+
+    def __init__(self, method: str, field: str, expected: str, found: object) -> None:
+        self.method = method
+        self.field = field
+        shown = "missing" if found is _MISSING else f"got {type(found).__name__}"
+        super().__init__(
+            f"{method}: field {field}: expected {expected}, {shown}; "
+            "is this a Lotus version whose API spdrill supports?"
+        )
+
+
+_MISSING = object()
+
+
+class Fields:
+    """Reads typed fields of one JSON object from the answer to ``method``; ``path`` names it in errors."""
+
+    __slots__ = ("method", "obj", "path")
+
+    def __init__(self, method: str, obj: object, path: str = "result") -> None:
+        if not isinstance(obj, dict):
+            raise LotusResponseError(method, path, "an object", obj)
+        self.method = method
+        self.obj: dict[str, Any] = obj
+        self.path = path
+
+    def _get(self, name: str) -> Any:
+        return self.obj.get(name, _MISSING)
+
+    def _fail(self, name: str, expected: str, found: object) -> LotusResponseError:
+        return LotusResponseError(self.method, f"{self.path}.{name}", expected, found)
+
+    def integer(self, name: str) -> int:
+        """An integer field (JSON number, not a bool)."""
+        v = self._get(name)
+        if type(v) is not int:
+            raise self._fail(name, "an integer", v)
+        return v
+
+    def number(self, name: str) -> float:
+        """A number field."""
+        v = self._get(name)
+        if type(v) not in (int, float):
+            raise self._fail(name, "a number", v)
+        return float(v)
+
+    def boolean(self, name: str) -> bool:
+        """A boolean field."""
+        v = self._get(name)
+        if type(v) is not bool:
+            raise self._fail(name, "true or false", v)
+        return v
+
+    def string(self, name: str) -> str:
+        """A string field."""
+        v = self._get(name)
+        if type(v) is not str:
+            raise self._fail(name, "a string", v)
+        return v
+
+    def opt_string(self, name: str) -> str | None:
+        """A string field that may be null or absent."""
+        v = self._get(name)
+        if v is _MISSING or v is None:
+            return None
+        return self.string(name)
+
+    def big(self, name: str) -> int:
+        """A big int, sent by Lotus as a decimal string."""
+        v = self._get(name)
+        if type(v) is str:
+            try:
+                return int(v)
+            except ValueError:
+                pass
+        raise self._fail(name, "a decimal string (big int)", v)
+
+    def cid(self, name: str) -> str:
+        """A CID, sent as ``{"/": "bafy..."}``."""
+        return cid_of(self.method, f"{self.path}.{name}", self._get(name))
+
+    def array(self, name: str, *, nullable: bool = False) -> list[Any]:
+        """A list field; null counts as empty when ``nullable``."""
+        v = self._get(name)
+        if nullable and v is None:
+            return []
+        if type(v) is not list:
+            raise self._fail(name, "a list", v)
+        return v
+
+    def strings(self, name: str, *, nullable: bool = False) -> tuple[str, ...]:
+        """A list of strings."""
+        items = self.array(name, nullable=nullable)
+        if not all(type(s) is str for s in items):
+            raise self._fail(name, "a list of strings", items)
+        return tuple(items)
+
+    def nested(self, name: str) -> Fields:
+        """A nested object."""
+        return Fields(self.method, self._get(name), f"{self.path}.{name}")
+
+    def bitfield(self, name: str) -> Bitfield:
+        """A bitfield in its JSON run-length form."""
+        return bitfield_of(self.method, f"{self.path}.{name}", self._get(name))
+
+
+def bitfield_of(method: str, path: str, value: object) -> Bitfield:
+    """A bitfield in Lotus's JSON run-length form."""
+    try:
+        return decode_json(value, what=path)
+    except InputError as exc:
+        raise LotusResponseError(method, path, f"a run-length bitfield ({exc})", value) from None
+
+
+def cid_of(method: str, path: str, value: object) -> str:
+    """The CID string inside Lotus's ``{"/": cid}`` JSON."""
+    if type(value) is dict and type(value.get("/")) is str:
+        return value["/"]  # type: ignore[no-any-return]
+    raise LotusResponseError(method, path, 'a CID object {"/": "..."}', value)

@@ -6,8 +6,8 @@ import httpx
 
 from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.miner import parse_worker_info
-from spdrill.lotus.rpc import RpcClient
-from spdrill.lotus.types import Fields, LotusResponseError, StoragePath, WorkerInfo
+from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient
+from spdrill.lotus.types import StoragePath, WorkerInfo
 
 __all__ = ["WorkerClient"]
 
