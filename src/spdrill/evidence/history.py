@@ -126,8 +126,8 @@ class History:
         rp = ", ".join(str(r["name"]) for r in record.get("restore_points", []))
         with self._db() as con:
             con.execute("INSERT OR REPLACE INTO drills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (record["drill_id"], plan, record["actor"], started, rp, rto, record.get("rpo_seconds"),
-                         record["verdict"], int(bool(record["simulated"])),
+                        (record["drill_id"], plan, record["actor"], started, rp, rto,
+                         record.get("rpo_seconds"), record["verdict"], int(bool(record["simulated"])),
                          regression.message if regression else None, json.dumps(record)))
         return regression
 
@@ -135,9 +135,9 @@ class History:
         """The latest `limit` drills, newest first (of one plan when `plan_name` is given)."""
         where, args = ("WHERE plan_name = ?", [plan_name]) if plan_name else ("", [])
         with self._db() as con:
-            found = con.execute("SELECT drill_id, plan_name, started_at, restore_point, rto_seconds, rpo_seconds,"
-                                f" verdict, simulated, regression FROM drills {where} ORDER BY started_at DESC "
-                                "LIMIT ?", (*args, limit)).fetchall()
+            found = con.execute("SELECT drill_id, plan_name, started_at, restore_point, rto_seconds, "
+                                "rpo_seconds, verdict, simulated, regression FROM drills "
+                                f"{where} ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [HistoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in found]
 
     def record(self, drill_id: str) -> dict[str, Any] | None:

@@ -56,14 +56,15 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise InputError(f"{path}: not an unencrypted ed25519 private key in PEM; create one with "
                          "`spdrill keygen --out DIR` and pass DIR/drill-signing.key") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(f"{path}: a {type(key).__name__.removeprefix('_')} key, expected ed25519; create one "
-                         "with `spdrill keygen --out DIR`") from None
+        raise InputError(f"{path}: a {type(key).__name__.removeprefix('_')} key, expected ed25519; create "
+                         "one with `spdrill keygen --out DIR`") from None
     return key
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """Read an ed25519 public key in PEM or OpenSSH form; InputError otherwise."""
     data = _read(path, "public key")
+    key: object
     try:
         if data.lstrip().startswith(b"ssh-ed25519"):
             key = serialization.load_ssh_public_key(data)

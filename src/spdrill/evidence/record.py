@@ -1,4 +1,4 @@
-"""The JSON drill record (schema version 1): a pure function of the journal, described by drill-record.schema.json."""
+"""The JSON drill record (version 1): a pure function of the journal, per drill-record.schema.json."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def verdict(journal: Journal) -> str:
 
 
 def rpo_seconds(journal: Journal) -> float | None:
-    """The RPO of the drill: the age of its oldest restore point (a snapshot set is as old as its oldest part)."""
+    """The drill's RPO: the age of its oldest restore point (a snapshot set is as old as its oldest part)."""
     return max((rp.age_seconds for rp in journal.restore_points), default=None)
 
 

@@ -98,9 +98,9 @@ def trend_svg(points: Sequence[TrendPoint], *, rto_objective: float | None) -> s
         _, y = xy(0, rto_objective)
         out.append(f'<line class="objective-line" x1="{left}" y1="{y:.1f}" x2="{w - 10}" y2="{y:.1f}" '
                    f'stroke="#b00" stroke-dasharray="5,3"/>')
-    for series, colour, get in (("rto", "#1f4e9c", lambda p: p.rto_seconds),
-                                ("rpo", "#7d3c98", lambda p: p.rpo_seconds)):
-        pts = [(i, v) for i, p in enumerate(points) if (v := get(p)) is not None]
+    for series, colour, column in (("rto", "#1f4e9c", [p.rto_seconds for p in points]),
+                                   ("rpo", "#7d3c98", [p.rpo_seconds for p in points])):
+        pts = [(i, v) for i, v in enumerate(column) if v is not None]
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in pts))
         out.append(f'<polyline class="series-{series}" points="{coords}" fill="none" stroke="{colour}" '
                    f'stroke-width="2"/>')

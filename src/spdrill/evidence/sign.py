@@ -1,0 +1,204 @@
+"""The signed evidence bundle: a tar.gz of the reports, a SHA-256 manifest and a detached ed25519 signature.
+
+The manifest is `sha256sum` format, so `tar xzf B && sha256sum -c MANIFEST.sha256` checks the hashes too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from spdrill.errors import InputError
+from spdrill.evidence.keys import key_id
+from spdrill.redact import redact
+
+MANIFEST = "MANIFEST.sha256"
+SIGNATURE = "MANIFEST.sha256.sig"
+SIG_HEADER = "spdrill-signature-v1"
+REQUIRED = ("drill.json", "junit-drill.xml", "report.html")
+OPTIONAL = ("junit-pytest.xml",)
+BUNDLE_NAME = "evidence.tar.gz"
+
+
+def collect(folder: Path) -> dict[str, bytes]:
+    """The bundle's members from a drill folder: the reports and logs/*, each redacted once more."""
+    missing = [n for n in REQUIRED if not (folder / n).is_file()]
+    if missing:
+        raise InputError(f"{folder}: missing {', '.join(missing)}; a bundle needs the drill's record, JUnit "
+                         "and HTML report (written by the drill at teardown)")
+    names = [*REQUIRED, *(n for n in OPTIONAL if (folder / n).is_file())]
+    logs = folder / "logs"
+    if logs.is_dir():
+        names += [f"logs/{p.name}" for p in sorted(logs.iterdir()) if p.is_file()]
+    # Redacting again costs little and means a bundle never carries a token, whoever wrote the files.
+    return {n: redact((folder / n).read_text(encoding="utf-8", errors="replace")).encode() for n in names}
+
+
+def manifest(members: dict[str, bytes]) -> bytes:
+    """`sha256sum` lines for the members, sorted by name."""
+    return "".join(f"{hashlib.sha256(members[n]).hexdigest()}  {n}\n" for n in sorted(members)).encode()
+
+
+def signature_text(key: Ed25519PrivateKey, manifest_bytes: bytes) -> bytes:
+    """The detached signature file: the raw signature plus which key and which manifest it speaks for."""
+    sig = key.sign(manifest_bytes)
+    return (f"{SIG_HEADER}\nalgorithm: ed25519\nkey-id: {key_id(key.public_key())}\n"
+            f"manifest-sha256: {hashlib.sha256(manifest_bytes).hexdigest()}\n"
+            f"signature: {base64.b64encode(sig).decode()}\n").encode()
+
+
+def make_bundle(folder: Path, key: Ed25519PrivateKey, *, out: Path | None = None) -> Path:
+    """Write `folder/evidence.tar.gz` (or `out`): members, manifest and signature; reproducible bytes."""
+    members = collect(folder)
+    man = manifest(members)
+    members[MANIFEST] = man
+    members[SIGNATURE] = signature_text(key, man)
+    out = out or folder / BUNDLE_NAME
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(members[name]), 0o644, 0
+            tar.addfile(info, io.BytesIO(members[name]))
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+    tmp.replace(out)
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a bundle does not verify, naming the member at fault."""
+
+    member: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.message}"
+
+
+@dataclass
+class Verification:
+    """What `verify_bundle` found: the problems (empty when valid) and the record for the summary."""
+
+    bundle: Path
+    members: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    key_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _members(bundle: Path) -> Iterator[tuple[str, bytes | None]]:
+    """(name, bytes) per archive entry; bytes None for anything but a regular file."""
+    with tarfile.open(bundle, mode="r:gz") as tar:
+        for info in tar:
+            f = tar.extractfile(info) if info.isreg() else None
+            yield info.name, None if f is None else f.read()
+
+
+def _read_bundle(v: Verification) -> dict[str, bytes]:
+    if not v.bundle.is_file():
+        raise InputError(f"{v.bundle}: no such bundle file; pass the evidence.tar.gz of a drill")
+    found: dict[str, bytes] = {}
+    try:
+        for name, data in _members(v.bundle):
+            v.members.append(name)
+            p = PurePosixPath(name)
+            if p.is_absolute() or ".." in p.parts or data is None:
+                v.problems.append(Problem(name, "unexpected entry (not a plain file inside the bundle)"))
+            elif name in found:
+                v.problems.append(Problem(name, "appears twice in the archive"))
+            else:
+                found[name] = data
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, binascii.Error) as exc:
+        v.problems.append(Problem(v.bundle.name, f"not a readable tar.gz archive ({exc.__class__.__name__}): "
+                                  "the bundle was damaged or altered"))
+    return found
+
+
+def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed25519PublicKey) -> None:
+    fields: dict[str, str] = {}
+    lines = sig_file.decode("utf-8", errors="replace").splitlines()
+    for line in lines[1:]:
+        k, _, val = line.partition(": ")
+        fields[k] = val.strip()
+    try:
+        sig = base64.b64decode(fields.get("signature", ""), validate=True)
+    except binascii.Error:
+        sig = b""
+    if not lines or lines[0] != SIG_HEADER or len(sig) != 64 or fields.get("algorithm") != "ed25519":
+        v.problems.append(Problem(SIGNATURE, "malformed signature file (altered, or not written by spdrill)"))
+        return
+    if fields.get("key-id") != v.key_id:
+        v.problems.append(Problem(SIGNATURE, f"signed with another key (key id {fields.get('key-id')}), "
+                                  f"not the given public key (key id {v.key_id})"))
+        return
+    if fields.get("manifest-sha256") != hashlib.sha256(man).hexdigest():
+        v.problems.append(Problem(MANIFEST, "altered after signing: not the manifest the signature covers"))
+        return
+    try:
+        public.verify(sig, man)
+    except InvalidSignature:
+        v.problems.append(Problem(SIGNATURE, "the ed25519 signature does not verify over the manifest: the "
+                                  "signature was altered"))
+
+
+def _check_manifest(v: Verification, man: bytes, found: dict[str, bytes]) -> None:
+    listed: dict[str, str] = {}
+    for n, line in enumerate(man.decode("utf-8", errors="replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name or name in listed:
+            v.problems.append(Problem(MANIFEST, f"line {n} is not '<sha256>  <member>' or repeats a member"))
+            continue
+        listed[name] = digest
+    for name, digest in listed.items():
+        if name not in found:
+            v.problems.append(Problem(name, "missing from the bundle but listed in the manifest"))
+        elif hashlib.sha256(found[name]).hexdigest() != digest:
+            v.problems.append(Problem(name, "altered: its SHA-256 does not match the manifest"))
+    for name in found:
+        if name not in listed and name not in (MANIFEST, SIGNATURE):
+            v.problems.append(Problem(name, "extra member: not listed in the signed manifest"))
+    for name in REQUIRED:
+        if name not in listed and name not in found:
+            v.problems.append(Problem(name, "missing: every bundle carries it"))
+
+
+def verify_bundle(bundle: Path, public: Ed25519PublicKey) -> Verification:
+    """Recompute every hash, check the manifest's signature with `public`, and name each member at fault."""
+    v = Verification(bundle=bundle, key_id=key_id(public))
+    found = _read_bundle(v)
+    if v.problems and not found:
+        return v
+    man, sig = found.get(MANIFEST), found.get(SIGNATURE)
+    if man is None:
+        v.problems.append(Problem(MANIFEST, "missing: nothing in the bundle can be checked"))
+        return v
+    if sig is None:
+        v.problems.append(Problem(SIGNATURE, "missing: the bundle is not signed"))
+    else:
+        _check_signature(v, man, sig, public)
+    _check_manifest(v, man, found)
+    if "drill.json" in found:
+        try:
+            loaded = json.loads(found["drill.json"])
+            v.record = loaded if isinstance(loaded, dict) else None
+        except ValueError:
+            v.record = None  # a hash problem already names it
+    return v
