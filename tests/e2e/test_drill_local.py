@@ -171,3 +171,20 @@ def test_ctrl_c_tears_down(sim_drill: Callable[..., SimDrill]) -> None:
         raise
     assert proc.returncode in (1, 3), out
     assert tree_digest(sim.restore_point) == before
+
+
+def test_sigkilled_harness_leftovers_are_reaped_by_the_next_run(sim_drill: Callable[..., SimDrill]) -> None:
+    from spdrill.reaper import drill_processes
+
+    sim = sim_drill(env={"LOTUS_SIM_NEVER_SYNC": "1"})
+    sim.edit_plan('sync = "2m"', 'sync = "3s"')
+    proc = sim.start()
+    wait_for_line(proc, "start-miner")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    orphans = set(drill_processes().values())
+    assert orphans, "the standby should outlive a SIGKILLed harness"
+    run = sim.run()  # its target reaps what the dead harness left, then drills
+    assert run.rc == 1
+    assert not (orphans & set(drill_processes().values()))
+    assert len(list((sim.workdir / "run").iterdir())) == 0

@@ -53,10 +53,15 @@ class LocalTarget:
         self.workdir = Path(str(options.get("workdir", os.environ.get("SPDRILL_WORKDIR", "/var/tmp/spdrill"))))
         self.bindir = bindir
         self.root: Path | None = None
+        self.reaped: list[str] = []
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
     def open(self, drill_id: str) -> Path:
+        from spdrill.reaper import reap
+
+        # A drill killed with SIGKILL leaves its standby running: reap those (their harness is gone) first.
+        self.reaped = [r for r in reap(workdir=self.workdir) if r != "nothing to clean up"]
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             root = self.workdir / f"spdrill-{drill_id}"
