@@ -98,15 +98,15 @@ def _write_sectors(stores: list[Path], seed: int, miner_id: int, count: int) -> 
 
 def make_fixture(root: Path, spec: FixtureSpec) -> dict[str, object]:
     """Write a restore point under ``root`` (absent or empty); returns fixture.json's content."""
+    miner, proofs = Address.parse(spec.miner), proof_types(spec.sector_size)
+    if miner.protocol != 0:
+        raise ValueError(f"miner {spec.miner}: a miner actor is an ID address such as f01000")
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; make-fixture writes into a new or empty folder")
     root = root.resolve()
     now = time.time() if spec.now is None else spec.now
     rng = random.Random(spec.seed)
-    miner, proofs = Address.parse(spec.miner), proof_types(spec.sector_size)
-    if miner.protocol != 0:
-        raise ValueError(f"--miner {spec.miner}: a miner actor is an ID address such as f01000")
     clock = Clock(spec.genesis, spec.block_delay)
     rp = root / "restore-point"
     accounts, secret_files = _accounts(rng, miner, root)
