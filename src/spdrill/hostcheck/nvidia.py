@@ -1,4 +1,4 @@
-"""Parsers for `nvidia-smi --query-gpu=… --format=csv` and `nvidia-smi -q -x`: the GPUs a standby host offers."""
+"""Parsers for `nvidia-smi --query-gpu=… --format=csv` and `nvidia-smi -q -x`: the GPUs of a host."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from spdrill.errors import InputError
 
-# The fields the GPU check asks for, in the order of the query (names as `nvidia-smi --help-query-gpu` lists them).
+# The fields the GPU check asks for (names as `nvidia-smi --help-query-gpu` lists them).
 QUERY_FIELDS = ("index", "name", "uuid", "memory.total", "memory.used", "memory.free", "driver_version",
                 "pci.bus_id", "compute_mode")
 QUERY_COMMAND = f"nvidia-smi --query-gpu={','.join(QUERY_FIELDS)} --format=csv"
@@ -79,7 +79,8 @@ def parse_query_csv(text: str) -> GpuReport:
     drivers = set()
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise InputError(f"nvidia-smi --query-gpu: line {n} has {len(row)} fields, the header {len(header)}")
+            raise InputError(f"nvidia-smi --query-gpu: line {n} has {len(row)} fields, the header "
+                             f"{len(header)}")
         f = dict(zip(header, row, strict=True))
         drivers.add(_value(f.get("driver_version", "")))
         gpus.append(Gpu(
@@ -101,6 +102,10 @@ def _text(node: ET.Element, path: str) -> str:
     return "" if found is None or found.text is None else _value(found.text)
 
 
+def _fb(gpu: ET.Element, i: int, field: str) -> int | None:
+    return memory_bytes(_text(gpu, f"fb_memory_usage/{field}"), what=f"GPU {i} fb_memory_usage/{field}")
+
+
 def parse_query_xml(text: str) -> GpuReport:
     """Parse `nvidia-smi -q -x` (its DOCTYPE names a DTD that is never fetched)."""
     try:
@@ -115,9 +120,9 @@ def parse_query_xml(text: str) -> GpuReport:
             index=int(_text(g, "minor_number") or i),
             name=_text(g, "product_name"),
             uuid=_text(g, "uuid"),
-            memory_total=memory_bytes(_text(g, "fb_memory_usage/total"), what=f"GPU {i} fb_memory_usage/total"),
-            memory_used=memory_bytes(_text(g, "fb_memory_usage/used"), what=f"GPU {i} fb_memory_usage/used"),
-            memory_free=memory_bytes(_text(g, "fb_memory_usage/free"), what=f"GPU {i} fb_memory_usage/free"),
+            memory_total=_fb(g, i, "total"),
+            memory_used=_fb(g, i, "used"),
+            memory_free=_fb(g, i, "free"),
             pci_bus_id=g.get("id", ""),
             compute_mode=_text(g, "compute_mode"),
         ))
