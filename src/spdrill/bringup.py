@@ -302,7 +302,8 @@ class BringUp:
         probe = StandbyProbe(self.target, "worker")
         client = MinerClient(self.ep.miner_admin)
         need_gpu = self.plan.standby.requirements.gpu
-        return wait_for(lambda: probe.windowpost_worker(client, note.facts, need_gpu=need_gpu), what="WindowPoSt worker",
+        return wait_for(lambda: probe.windowpost_worker(client, note.facts, need_gpu=need_gpu),
+                        what="WindowPoSt worker",
                         deadline=self.plan.standby.timeouts.start)
 
     def _check_provable(self, note: PhaseNote) -> str:

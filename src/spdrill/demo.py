@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from spdrill.errors import UsageError
@@ -12,7 +14,8 @@ DEMO_ACTOR = "f01000"
 
 
 def _lotus_sim(*args: str) -> str:
-    exe = shutil.which("lotus-sim")
+    beside = Path(sys.executable).with_name("lotus-sim")  # the same environment as spdrill, activated or not
+    exe = str(beside) if beside.is_file() else shutil.which("lotus-sim")
     if exe is None:
         raise UsageError("no plan was given and the Lotus stand-in (lotus-sim) is not installed; pass --plan FILE "
                          "(see `spdrill plan example`) or install spdrill from its repository (pip install -e .)")
@@ -30,6 +33,12 @@ def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snap
     fixture = workdir / "fixture"
     _lotus_sim("make-fixture", str(fixture), "--sectors", str(sectors), "--deadlines", str(deadlines),
                "--snapshot-age", snapshot_age, "--miner", DEMO_ACTOR, *extra_fixture_args)
+    # The stand-in writes the restore point now but dates its files as if taken earlier; date the folder
+    # like its metadata backup, as a backup tool would have, so the RPO is the backup's age.
+    backups = sorted((fixture / "restore-point" / "backups").glob("*.cbor"))
+    if backups:
+        taken = backups[-1].stat().st_mtime
+        os.utime(fixture / "restore-point", (taken, taken))
     bindir = _lotus_sim("bindir")
     env_lines = "\n".join(f'{k} = "{v}"' for k, v in (env or {}).items())
     plan = workdir / "plan.toml"

@@ -62,7 +62,7 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
     load_validated(plan)  # exit 2 on a bad plan before anything starts
     folder = drills or shipped_drills()
     root = folder.resolve().parent
-    args = [str(folder), "--rootdir", str(root), "-p", "no:cacheprovider", "--plan", str(plan), "-q",
+    args = [str(folder), "--rootdir", str(root), "-p", "no:cacheprovider", "--plan", str(plan), "-qq",
             "--no-header", "--tb=no", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if target:
         args += ["--drill-target", target]

@@ -28,6 +28,16 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
     for rp in journal.restore_points:
         lines.append(f"RPO  {format_duration(rp.age_seconds)} (objective {format_duration(obj['rpo_seconds'])})"
                      f"  restore point {rp.name}")
+    restore = next((p for p in journal.phases if p.name == "restore"), None)
+    if restore is not None:
+        f = restore.facts
+        if "chain_snapshot_age_seconds" in f:
+            lines.append(f"     chain snapshot {f.get('chain_snapshot')} at height {f.get('chain_snapshot_height')}, "
+                         f"{format_duration(float(f['chain_snapshot_age_seconds'] or 0))} old")
+        if "miner_backup" in f:
+            state = "valid" if f.get("miner_backup_ok") else f"INVALID ({f.get('miner_backup_detail')})"
+            lines.append(f"     metadata backup {f.get('miner_backup')} {state}, "
+                         f"{format_duration(float(f.get('miner_backup_age_seconds') or 0))} old")
     lines.append("checks:")
     for c in journal.checks:
         mark = "PASS" if c.passed else "FAIL"

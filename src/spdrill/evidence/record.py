@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -59,8 +59,13 @@ def _check(c: Check) -> dict[str, Any]:
 
 
 def _restore_point(rp: RestorePointRecord) -> dict[str, Any]:
-    return {"role": rp.role, "kind": rp.kind, "name": rp.name, "created": rp.created.isoformat(),
+    return {"role": rp.role, "kind": rp.kind, "name": rp.name, "created": _iso(rp.created),
             "age_seconds": rp.age_seconds, "facts": _facts(rp.facts)}
+
+
+def _iso(when: datetime) -> str:
+    # Naive times come from UTC clocks in spdrill; say so, since the schema requires an offset.
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 def _facts(facts: Mapping[str, Fact]) -> dict[str, Fact]:
@@ -80,7 +85,7 @@ def drill_record(journal: Journal) -> dict[str, Any]:
     path = critical_path(journal.phases, until=measured)
     rpo = rpo_seconds(journal)
     obj = {str(k): float(v) for k, v in journal.objectives.items()}
-    finished = (journal.started_at + timedelta(seconds=journal.finished_at)).isoformat() \
+    finished = _iso(journal.started_at + timedelta(seconds=journal.finished_at)) \
         if journal.finished_at is not None else None
     rec: dict[str, Any] = {
         "$schema": SCHEMA_ID,
@@ -91,7 +96,7 @@ def drill_record(journal: Journal) -> dict[str, Any]:
         "plan": {"name": journal.plan_name, "source": journal.plan_source, "digest": journal.plan_digest},
         "actor": journal.actor,
         "target": journal.target,
-        "started_at": journal.started_at.isoformat(),
+        "started_at": _iso(journal.started_at),
         "finished_at": finished,
         "duration_seconds": journal.finished_at,
         "objectives": obj,

@@ -17,6 +17,16 @@ from spdrill.errors import UsageError
 
 __all__ = ["ApiInfo"]
 
+# Lotus's own precedence (cli/util/api.go): env var, deprecated env var, then the repo's api/token files.
+_SOURCES = {
+    "fullnode": (("FULLNODE_API_INFO",), ("LOTUS_PATH",), "~/.lotus"),
+    "miner": (
+        ("MINER_API_INFO", "STORAGE_API_INFO"),
+        ("LOTUS_MINER_PATH", "LOTUS_STORAGE_PATH"),
+        "~/.lotusminer",
+    ),
+    "worker": (("WORKER_API_INFO",), ("LOTUS_WORKER_PATH", "WORKER_PATH"), "~/.lotusworker"),
+}
 _EXPECTED = "TOKEN:/ip4/127.0.0.1/tcp/1234/http, /dns/host/tcp/1234/http or a URL like http://host:1234"
 _HOST_PROTOCOLS = {"ip4", "ip6", "dns", "dns4", "dns6"}
 _TAIL_PROTOCOLS = {"http", "https", "ws", "wss", "tls"}
@@ -96,6 +106,19 @@ class ApiInfo:
         info = cls(token, addr)
         info.http_url("v0", source=str(api_file))
         return info
+
+    @classmethod
+    def resolve(cls, kind: str, environ: dict[str, str] | None = None) -> ApiInfo:
+        """Find the API of a ``fullnode``, ``miner`` or ``worker`` the way the Lotus CLI does."""
+        if kind not in _SOURCES:
+            raise UsageError(f"API kind {kind!r}: expected one of {', '.join(_SOURCES)}")
+        env = os.environ if environ is None else environ
+        variables, repo_vars, default_repo = _SOURCES[kind]
+        for var in variables:
+            if env.get(var, "").strip():
+                return cls.from_env(var, dict(env))
+        repo = next((env[v] for v in repo_vars if env.get(v, "").strip()), default_repo)
+        return cls.from_repo(Path(repo).expanduser())
 
     def auth_headers(self) -> dict[str, str]:
         """The Authorization header Lotus expects; empty without a token."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -255,9 +255,11 @@ class FullNodeClient:
         return tuple(out)
 
     def state_miner_sectors(
-        self, miner: str, sectors: Bitfield | None = None, key: TipSetKey | None = None
+        self, miner: str, sectors: Bitfield | Iterable[int] | None = None, key: TipSetKey | None = None
     ) -> tuple[SectorInfo, ...]:
         """``Filecoin.StateMinerSectors``; ``sectors`` filters, None means all."""
+        if sectors is not None and not isinstance(sectors, Bitfield):
+            sectors = Bitfield.from_iterable(sectors)
         flt = None if sectors is None else sectors.runs()
         return parse_sectors(
             "Filecoin.StateMinerSectors", self._call("StateMinerSectors", miner, flt, _tsk(key))
