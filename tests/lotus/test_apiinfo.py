@@ -119,3 +119,23 @@ def test_from_repo_with_garbage_api_file(tmp_path: Path, token: str) -> None:
     with pytest.raises(UsageError) as err:
         ApiInfo.from_repo(tmp_path)
     assert token not in str(err.value) and "expected a multiaddr" in str(err.value)
+
+
+def test_resolve_prefers_the_variable_then_the_deprecated_one(tmp_path: Path) -> None:
+    env = {
+        "MINER_API_INFO": "A:/ip4/127.0.0.1/tcp/2345/http",
+        "STORAGE_API_INFO": "B:/ip4/10.0.0.1/tcp/1/http",
+    }
+    assert ApiInfo.resolve("miner", env).token == "A"
+    del env["MINER_API_INFO"]
+    assert ApiInfo.resolve("miner", env).token == "B"
+
+
+def test_resolve_falls_back_to_the_repo(tmp_path: Path) -> None:
+    (tmp_path / "api").write_text("/ip4/127.0.0.1/tcp/3456/http")
+    info = ApiInfo.resolve("worker", {"LOTUS_WORKER_PATH": str(tmp_path)})
+    assert info.http_url("v0") == "http://127.0.0.1:3456/rpc/v0" and info.token is None
+    with pytest.raises(UsageError, match="no such file"):
+        ApiInfo.resolve("fullnode", {"LOTUS_PATH": str(tmp_path / "missing")})
+    with pytest.raises(UsageError, match="expected one of fullnode, miner, worker"):
+        ApiInfo.resolve("gateway", {})

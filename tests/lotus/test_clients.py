@@ -214,3 +214,9 @@ def test_sector_parsing_is_linear() -> None:
     assert len(parsed) == 200_000 and parsed[-1].sector_number == 199_999
     assert t_big < 25 * t_small + 0.05  # 10x the sectors; quadratic parsing would take ~100x
     assert t_big < 2.0  # about 2 us per sector here, so a million parse in seconds
+
+
+def test_sectors_filter_accepts_plain_numbers(fake_lotus: Any) -> None:
+    fake_lotus.results["StateMinerSectors"] = []
+    full(fake_lotus).state_miner_sectors("f01000", [9, 7, 8])
+    assert fake_lotus.calls[-1][1] == ["f01000", [7, 3], []]
