@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,11 +86,23 @@ def logs() -> dict[str, str]:
             "miner": "lotus-miner run\nok\n"}
 
 
-@pytest.fixture
-def journal_factory() -> Callable[..., Journal]:
-    return make_journal
-
-
 def without_structured(j: Journal) -> Journal:
     """The same journal as a drill without fence/reconciliation/exposure would leave."""
     return replace(j, facts={})
+
+
+@dataclass(frozen=True)
+class Kit:
+    """What the evidence tests share (test modules cannot import conftest under --import-mode=importlib)."""
+
+    make_journal: Callable[..., Journal] = make_journal
+    without_structured: Callable[[Journal], Journal] = without_structured
+    unavailable: Callable[[str], None] = unavailable
+    token: str = FAKE_TOKEN
+    reconciliation: dict[str, Any] = field(default_factory=lambda: RECONCILIATION)
+    exposure: dict[str, Any] = field(default_factory=lambda: EXPOSURE)
+
+
+@pytest.fixture
+def kit() -> Kit:
+    return Kit()
