@@ -203,17 +203,19 @@ def test_repr_of_clients_hides_token(fake_lotus: Any, token: str) -> None:
 
 
 def test_sector_parsing_is_linear() -> None:
-    small = [dict(SECTOR, SectorNumber=i) for i in range(20_000)]
-    big = [dict(SECTOR, SectorNumber=i) for i in range(200_000)]
-    start = time.perf_counter()
-    parse_sectors("m", small)
-    t_small = time.perf_counter() - start
-    start = time.perf_counter()
-    parsed = parse_sectors("m", big)
-    t_big = time.perf_counter() - start
-    assert len(parsed) == 200_000 and parsed[-1].sector_number == 199_999
-    assert t_big < 25 * t_small + 0.05  # 10x the sectors; quadratic parsing would take ~100x
-    assert t_big < 2.0  # about 2 us per sector here, so a million parse in seconds
+    def best_of_3(items: list[dict[str, Any]]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            parse_sectors("m", items)
+            times.append(time.perf_counter() - start)
+        return min(times)  # the least disturbed run: CI shares two cores with other tests
+
+    small = [dict(SECTOR, SectorNumber=i) for i in range(10_000)]
+    big = [dict(SECTOR, SectorNumber=i) for i in range(100_000)]
+    assert parse_sectors("m", big)[-1].sector_number == 99_999
+    # 10x the sectors; linear parsing takes ~10x, quadratic ~100x
+    assert best_of_3(big) < 30 * best_of_3(small)
 
 
 def test_sectors_filter_accepts_plain_numbers(fake_lotus: Any) -> None:
