@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -126,13 +127,14 @@ def _read_bundle(v: Verification) -> dict[str, bytes]:
                 v.problems.append(Problem(name, "appears twice in the archive"))
             else:
                 found[name] = data
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, binascii.Error) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, binascii.Error) as exc:
         v.problems.append(Problem(v.bundle.name, f"not a readable tar.gz archive ({exc.__class__.__name__}): "
                                   "the bundle was damaged or altered"))
     return found
 
 
-def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed25519PublicKey) -> None:
+def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed25519PublicKey) -> bool:
+    """Check the signature; False when the manifest itself was altered (its lines then prove nothing)."""
     fields: dict[str, str] = {}
     lines = sig_file.decode("utf-8", errors="replace").splitlines()
     for line in lines[1:]:
@@ -144,19 +146,20 @@ def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed255
         sig = b""
     if not lines or lines[0] != SIG_HEADER or len(sig) != 64 or fields.get("algorithm") != "ed25519":
         v.problems.append(Problem(SIGNATURE, "malformed signature file (altered, or not written by spdrill)"))
-        return
+        return True
     if fields.get("key-id") != v.key_id:
         v.problems.append(Problem(SIGNATURE, f"signed with another key (key id {fields.get('key-id')}), "
                                   f"not the given public key (key id {v.key_id})"))
-        return
+        return True
     if fields.get("manifest-sha256") != hashlib.sha256(man).hexdigest():
         v.problems.append(Problem(MANIFEST, "altered after signing: not the manifest the signature covers"))
-        return
+        return False
     try:
         public.verify(sig, man)
     except InvalidSignature:
         v.problems.append(Problem(SIGNATURE, "the ed25519 signature does not verify over the manifest: the "
                                   "signature was altered"))
+    return True
 
 
 def _check_manifest(v: Verification, man: bytes, found: dict[str, bytes]) -> None:
@@ -192,8 +195,8 @@ def verify_bundle(bundle: Path, public: Ed25519PublicKey) -> Verification:
         return v
     if sig is None:
         v.problems.append(Problem(SIGNATURE, "missing: the bundle is not signed"))
-    else:
-        _check_signature(v, man, sig, public)
+    elif not _check_signature(v, man, sig, public):
+        return v
     _check_manifest(v, man, found)
     if "drill.json" in found:
         try:
