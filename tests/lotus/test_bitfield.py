@@ -155,3 +155,12 @@ def test_repr_is_short_for_big_fields() -> None:
     assert repr(decode_json([0, 3, 5, 2])) == "Bitfield([0, 3, 5, 2])"
     big = Bitfield.from_iterable(range(0, 1000, 2))
     assert "500 set" in repr(big) and len(repr(big)) < 80
+
+
+@pytest.mark.parametrize("offset", range(0, 17))
+def test_long_alternating_streaks_at_every_bit_alignment(offset: int) -> None:
+    # streaks of 64+ one-bit codes take the whole-byte fast path; check where they start and stop
+    for length in (63, 64, 65, 71, 72, 73, 130, 1000):
+        values = set(range(offset, offset + 2 * length, 2)) | {offset + 2 * length + 40, 10**6}
+        field = Bitfield.from_iterable(values)
+        assert decode_rle(encode_rle(field)).to_list() == sorted(values), length

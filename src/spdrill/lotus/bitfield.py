@@ -12,6 +12,7 @@ A run of length 0 ends the stream; bits past the last byte read as zero, so the 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate, chain
@@ -23,6 +24,7 @@ __all__ = ["Bitfield", "decode_json", "decode_rle", "encode_json", "encode_rle"]
 _MAX_BITS = 1 << 64  # go-bitfield refuses fields whose runs add up past uint64
 _ONES = [[1] * n for n in range(65)]  # a streak of n one-bit codes is n runs of length 1
 _MASK64 = (1 << 64) - 1
+_FF_RUN = re.compile(rb"\xff*")  # always matches, possibly empty
 
 
 class Bitfield:
@@ -154,7 +156,13 @@ def decode_rle(data: bytes, *, what: str = "bitfield") -> Bitfield:
         if w & 1:
             # A streak of t one-bit codes: t runs of length 1 in one step (dense alternating fields).
             t = min(((w ^ (w + 1)).bit_length() - 1), 64)
-            runs += _ONES[t]
+            if t == 64:
+                # A long streak: skip whole 0xff bytes in C (bits up to the next byte boundary are ones).
+                end = _FF_RUN.match(buf, (pos >> 3) + 1).end()  # type: ignore[union-attr]
+                t = (end << 3) - pos
+                runs += [1] * t
+            else:
+                runs += _ONES[t]
             pos += t
         elif w & 3 == 2:
             length = (w >> 2) & 15
