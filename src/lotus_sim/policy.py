@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import hashlib
+import functools
 from dataclasses import dataclass
 
 from lotus_sim.address import uvarint
@@ -58,6 +58,7 @@ def size_name(size: int) -> str:
     return next(name for name, value in SIZE_NAMES.items() if value == size)
 
 
+@functools.cache
 def proof_types(sector_size: int) -> ProofTypes:
     """Proof numbers for ``sector_size`` bytes; ValueError for sizes Filecoin does not have."""
     if sector_size not in _TABLE:
@@ -130,11 +131,15 @@ def _mix(seed: int, number: int) -> int:
     return z ^ (z >> 31)
 
 
+_COMMR_PREFIX = b"\x01" + uvarint(0xF102) + uvarint(0xB401) + b"\x20"
+
+
 def sealed_cid(seed: int, miner_id: int, number: int) -> str:
     """CommR as a CIDv1 string: codec fil-commitment-sealed, multihash poseidon-bls12_381-a2-fc1."""
-    digest = bytearray(hashlib.blake2b(f"commr:{seed}:{miner_id}:{number}".encode(), digest_size=32).digest())
-    digest[31] &= 0x3F  # a BLS12-381 field element: top two bits clear
-    raw = b"\x01" + uvarint(0xF102) + uvarint(0xB401) + b"\x20" + bytes(digest)
+    base = _mix(seed ^ (miner_id << 20), number)
+    words = [_mix(base, k) for k in range(4)]
+    digest = b"".join(w.to_bytes(8, "little") for w in words)
+    raw = _COMMR_PREFIX + digest[:31] + bytes([digest[31] & 0x3F])  # a field element: top two bits clear
     return "b" + base64.b32encode(raw).decode("ascii").lower().rstrip("=")
 
 

@@ -12,7 +12,7 @@ from lotus_sim.address import Address, read_uvarint, uvarint
 from lotus_sim.car import read_car, write_car
 from lotus_sim.cbor import CID, FormatError, block_cid
 from lotus_sim.clock import Clock
-from lotus_sim.world import Account, Head, World
+from lotus_sim.world import Account, Head, World, iter_runs
 
 STATE_FORMAT = 1
 _HEIGHT, _STATE_ROOT, _TIMESTAMP = 7, 8, 12
@@ -22,15 +22,9 @@ def encode_runs(numbers: array[int] | list[int]) -> bytes:
     """Sorted sector numbers as uvarint (gap, run length) pairs: tiny for the usual dense numbering."""
     out = bytearray()
     prev_end = 0
-    i, total = 0, len(numbers)
-    while i < total:
-        start = numbers[i]
-        j = i + 1
-        while j < total and numbers[j] == numbers[j - 1] + 1:
-            j += 1
-        out += uvarint(start - prev_end) + uvarint(j - i)
-        prev_end = start + (j - i)
-        i = j
+    for start, length in iter_runs(numbers if isinstance(numbers, array) else array("Q", numbers)):
+        out += uvarint(start - prev_end) + uvarint(length)
+        prev_end = start + length
     return bytes(out)
 
 
