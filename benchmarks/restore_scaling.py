@@ -4,7 +4,8 @@ Usage (root; needs zfs-fuse, btrfs-progs, loop devices, about 2 x the largest si
     .venv/bin/python benchmarks/restore_scaling.py [--sizes 1,8] [--kinds zfs,btrfs,copy] [--dir /var/tmp]
 
 Each restore point is filled with random bytes (sparse or zero files would make a copy look free), the
-page cache is dropped before each timing where allowed, and everything is destroyed afterwards.
+page cache is dropped before each timing where allowed, a timing ends when `sync` returns (the
+workspace is on disk), and everything is destroyed afterwards. Single timings go to stderr.
 Target: clone and snapshot ratio (8 GiB / 1 GiB) <= 1.5; a copy grows about linearly.
 """
 
@@ -134,13 +135,17 @@ def measure(kind: str, size: int, where: Path, repeat: int) -> float:
         with KINDS[kind][1](base, size) as source:
             (rp,) = source.restore_points()
             root = base / "btrfs" / "ws" if kind == "btrfs" else base / "ws"
+            # One untimed round first: the first clone after a large write also pays for the pool's settling.
+            source.create_workspace(rp, f"bench-{kind}", root).destroy()
             times = []
             for _ in range(repeat):
                 drop_caches()
                 start = time.perf_counter()
                 ws = source.create_workspace(rp, f"bench-{kind}", root)
+                sh("sync")  # until the workspace is on disk: a copy that sits in the page cache is not done
                 times.append(time.perf_counter() - start)
                 ws.destroy()
+            print(f"  {kind} {size / GiB:g} GiB: " + " ".join(f"{t:.3f}" for t in times), file=sys.stderr)
     return statistics.median(times)
 
 
@@ -149,7 +154,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--sizes", default="1,8", help="restore-point sizes in GiB, comma-separated (default 1,8)")
     ap.add_argument("--kinds", default="zfs,btrfs,copy", help="which of zfs,btrfs,copy to measure")
-    ap.add_argument("--repeat", type=int, default=3, help="workspaces per size; the median counts (default 3)")
+    ap.add_argument("--repeat", type=int, default=5, help="workspaces per size; the median counts (default 5)")
     ap.add_argument("--dir", type=Path, default=Path("/var/tmp"), help="where images and copies go")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
