@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from lotus_sim.cbor import FormatError
 from lotus_sim.repo import CliError, print_error
 from lotus_sim.rpcclient import CallError, RpcClient, api_info_from
 from lotus_sim.runtime import KnobError
@@ -48,7 +47,8 @@ def run_cli(main: Callable[[list[str]], int], argv: list[str]) -> int:
     except CliError as exc:
         print_error(exc.message)
         return exc.code
-    except (CallError, KnobError, FormatError) as exc:
+    except (CallError, KnobError, ValueError) as exc:
+        # ValueError covers the file readers' FormatError: a corrupt snapshot or backup is bad input.
         print_error(str(exc))
         return 1
     except KeyboardInterrupt:

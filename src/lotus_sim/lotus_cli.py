@@ -10,12 +10,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lotus_sim.chain import ChainSync
 from lotus_sim.cliutil import LotusParser, bool_flag, connect, run_cli
 from lotus_sim.clock import Clock
-from lotus_sim.daemon import API_VERSION_V0, API_VERSION_V1, DaemonNode, record_to
 from lotus_sim.perms import ALL_PERMISSIONS, allow_for
 from lotus_sim.repo import (
     CliError,
@@ -27,11 +26,11 @@ from lotus_sim.repo import (
     wallet_addresses,
     write_api_files,
 )
-from lotus_sim.rpc import RpcServer
 from lotus_sim.rpcclient import RpcClient, multiaddr_for
 from lotus_sim.runtime import Knobs, load_knobs, record_dir
-from lotus_sim.snapshot import read_head
-from lotus_sim.world import World
+
+if TYPE_CHECKING:
+    from lotus_sim.world import World
 
 __all__ = ["auth", "main", "wait_for_sync"]
 
@@ -49,6 +48,8 @@ def _chain_dir(repo: Path) -> Path:
 
 def import_snapshot(repo: Path, source: Path, remove_existing: bool) -> dict[str, Any]:
     """Validate a chain snapshot (zstd or raw CAR) and keep it as the repo's chain; return its head."""
+    from lotus_sim.snapshot import read_head
+
     print(f"importing chain from {source}...", file=sys.stderr)
     if not source.is_file():
         raise CliError(f"importing chain failed: {source}: no such file")
@@ -64,6 +65,8 @@ def import_snapshot(repo: Path, source: Path, remove_existing: bool) -> dict[str
 
 
 def _load_world(chain: Path) -> World | None:
+    from lotus_sim.world import World
+
     if not chain.is_file():
         return None
     try:
@@ -83,6 +86,10 @@ def _exit_mid_sync(sync: ChainSync) -> None:
 
 def run_daemon(args: Any, knobs: Knobs) -> int:
     """`lotus daemon`: import if asked, then serve the API until SIGTERM/SIGINT."""
+    # Imported here so the CLI's other commands start fast; the daemon itself must answer within 1 s.
+    from lotus_sim.daemon import API_VERSION_V0, API_VERSION_V1, DaemonNode, record_to
+    from lotus_sim.rpc import RpcServer
+
     repo = _lotus_path()
     repo.mkdir(parents=True, exist_ok=True)
     snapshot = args.import_snapshot or args.import_chain

@@ -10,14 +10,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lotus_sim import cbor, configs, keystore, sectorstore
 from lotus_sim.cliutil import LotusParser, connect, run_cli
-from lotus_sim.daemon import API_VERSION_V1
 from lotus_sim.lotus_cli import auth, wait_for_sync
-from lotus_sim.miner import MinerNode
-from lotus_sim.minerconfig import read_miner_config
 from lotus_sim.repo import (
     CliError,
     admin_token,
@@ -27,14 +23,16 @@ from lotus_sim.repo import (
     wait_for_signal,
     write_api_files,
 )
-from lotus_sim.rpc import RpcServer
 from lotus_sim.rpcclient import CallError, RpcClient, multiaddr_for
 from lotus_sim.runtime import load_knobs
-from lotus_sim.world import MinerMetadata
+
+if TYPE_CHECKING:
+    from lotus_sim.world import MinerMetadata
 
 __all__ = ["main"]
 
 CHANGE_PEER_ID = 23  # miner actor method number
+API_VERSION_V1 = 131840  # the full node API this lotus-miner speaks (2.3.0)
 
 
 def _miner_path() -> Path:
@@ -53,7 +51,15 @@ def _miner() -> RpcClient:
     return connect("MINER_API_INFO", _miner_path(), "v0")
 
 
+def _metadata() -> type[MinerMetadata]:
+    from lotus_sim.world import MinerMetadata
+
+    return MinerMetadata
+
+
 def _read_stores(repo: Path) -> dict[str, Path]:
+    from lotus_sim import sectorstore
+
     try:
         return {sectorstore.read_sectorstore(p).id: p for p in sectorstore.read_storage_json(repo)}
     except ValueError as exc:
@@ -62,6 +68,10 @@ def _read_stores(repo: Path) -> dict[str, Path]:
 
 def run_miner(api_port: str, nosync: bool) -> int:
     """`lotus-miner run`: connect to the daemon, load repo and storage, serve until SIGTERM/SIGINT."""
+    from lotus_sim.miner import MinerNode
+    from lotus_sim.minerconfig import read_miner_config
+    from lotus_sim.rpc import RpcServer
+
     repo = _miner_path()
     if not (repo / "config.toml").is_file():
         raise CliError(f"repo at '{repo}' is not initialized, run 'lotus-miner init' to set it up")
@@ -72,7 +82,7 @@ def run_miner(api_port: str, nosync: bool) -> int:
         print("Checking full node sync status", file=sys.stderr, flush=True)
         wait_for_sync(full)
     try:
-        metadata = MinerMetadata.from_repo(repo)
+        metadata = _metadata().from_repo(repo)
     except (OSError, ValueError) as exc:
         raise CliError(f"reading miner metadata from {repo}/datastore: {exc}") from exc
     try:
@@ -147,7 +157,7 @@ def backup(path: str, offline: bool) -> int:
         if (repo / "api").exists():
             raise CliError(f"repo at '{repo}' is in use by a running lotus-miner; stop it or back up online")
         try:
-            MinerMetadata.from_repo(repo).write_backup(target)
+            _metadata().from_repo(repo).write_backup(target)
         except (OSError, ValueError) as exc:
             raise CliError(f"offline backup: {exc}") from exc
     else:
@@ -167,6 +177,8 @@ def _b58decode(text: str) -> bytes:
 
 def init_restore(args: Any) -> int:
     """`lotus-miner init restore`: Lotus's sequence, including the on-chain ChangePeerID it always sends."""
+    from lotus_sim import cbor, configs, keystore
+
     full = _full_node()
     if not args.nosync:
         wait_for_sync(full)
@@ -174,7 +186,7 @@ def init_restore(args: Any) -> int:
     if (repo / "config.toml").exists() or (repo / "datastore").exists():
         raise CliError(f"repo at '{repo}' is already initialized")
     try:
-        metadata = MinerMetadata.from_backup(Path(args.backup_file))
+        metadata = _metadata().from_backup(Path(args.backup_file))
     except (OSError, ValueError) as exc:
         raise CliError(f"restoring metadata: {exc}") from exc
     repo.mkdir(parents=True, exist_ok=True)

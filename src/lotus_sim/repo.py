@@ -15,7 +15,6 @@ from types import FrameType
 
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.perms import allow_for
-from lotus_sim.rpc import Unauthorized
 from lotus_sim.rpcclient import multiaddr_for
 
 __all__ = [
@@ -79,6 +78,7 @@ def admin_token(secret: bytes) -> str:
 
 def make_authorizer(secret: bytes) -> Callable[[str], list[str]]:
     """A token check for RpcServer: the Allow list of a token signed with `secret`."""
+    from lotus_sim.rpc import Unauthorized
 
     def authorize(token: str) -> list[str]:
         try:

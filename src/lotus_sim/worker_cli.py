@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from lotus_sim.cliutil import LotusParser, bool_flag, connect, run_cli
-from lotus_sim.miner import API_VERSION_MINER
 from lotus_sim.repo import CliError, repo_path, wait_for_signal, write_api_files
-from lotus_sim.rpc import RpcServer
 from lotus_sim.rpcclient import CallError, multiaddr_for
 from lotus_sim.runtime import load_knobs
-from lotus_sim.worker import WorkerNode
 
 __all__ = ["main"]
+
+API_VERSION_MINER = 66816  # the only lotus-miner API this worker accepts (1.5.0)
 
 
 def _worker_path() -> Path:
@@ -44,6 +43,9 @@ def _local_paths(repo: Path, enabled: bool) -> list[dict[str, Any]]:
 
 def run_worker(args: Any) -> int:
     """`lotus-worker run --windowpost`: wait for the miner, serve, register through WorkerConnect."""
+    from lotus_sim.rpc import RpcServer
+    from lotus_sim.worker import WorkerNode
+
     if not args.windowpost:
         raise CliError("lotus-sim's worker only simulates WindowPoSt workers: pass --windowpost")
     repo = _worker_path()
@@ -65,7 +67,6 @@ def run_worker(args: Any) -> int:
     server.start()
     dial_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
     url = f"http://{dial_host}:{server.port}/rpc/v0"
-    write_api_files(repo, dial_host, server.port, miner.token)
     listening = multiaddr_for(dial_host, server.port)
     print(f"lotus-sim worker (simulated lotus-worker): API listening on {listening}", file=sys.stderr,
           flush=True)
@@ -75,6 +76,8 @@ def run_worker(args: Any) -> int:
         server.stop()
         (repo / "api").unlink(missing_ok=True)
         raise CliError(f"registering worker with the miner: {exc}") from exc
+    # The api file appears once the miner knows the worker, so whoever waits for it can use the worker.
+    write_api_files(repo, dial_host, server.port, miner.token)
     threading.Thread(target=node.keep_registered, args=(url,), daemon=True).start()
     try:
         wait_for_signal(node.stop)
