@@ -1,4 +1,4 @@
-"""The simulated `lotus-miner`: start-up, config, storage, WindowPoSt dry-runs, checks, backups, init restore."""
+"""The simulated `lotus-miner`: start-up, config, storage, WindowPoSt dry-runs, checks, backups, restore."""
 
 from __future__ import annotations
 
@@ -107,8 +107,9 @@ def test_compute_window_post_skips_missing_and_truncated(stand: Stand) -> None:
     skipped = {p["Index"]: list(decode_runs(p["Skipped"])) for p in result[0]["Partitions"]}
     assert skipped == {0: [missing], 1: [truncated], **{i: [] for i in range(2, len(parts))}}
     assert result[0]["Deadline"] == 0 and result[0]["Proofs"][0]["PoStProof"] == 10
-    bad = stand.miner().call("CheckProvable", 10, [
-        {"ID": {"Miner": stand.info["miner_id"], "Number": n}, "ProofType": 5} for n in (missing, truncated, 2)])
+    mid = stand.info["miner_id"]
+    refs = [{"ID": {"Miner": mid, "Number": n}, "ProofType": 5} for n in (missing, truncated, 2)]
+    bad = stand.miner().call("CheckProvable", 10, refs)
     assert set(bad) == {str(missing), str(truncated)}
     assert "not found" in bad[str(missing)] and "truncated" in bad[str(truncated)]
 
@@ -131,7 +132,8 @@ def test_empty_deadline_gives_no_proofs(stand: Stand) -> None:
 
 def test_builtin_prover_can_be_disabled(stand: Stand) -> None:
     config = stand.miner_repo / "config.toml"
-    config.write_text(config.read_text().replace("DisableBuiltinWindowPoSt = false", "DisableBuiltinWindowPoSt = true"))
+    text = config.read_text()
+    config.write_text(text.replace("DisableBuiltinWindowPoSt = false", "DisableBuiltinWindowPoSt = true"))
     stand.start_miner("--nosync")
     with pytest.raises(CallError, match="no WindowPoSt workers connected"):
         stand.miner().call("ComputeWindowPoSt", 0, [])
