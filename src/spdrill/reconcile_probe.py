@@ -1,0 +1,191 @@
+"""The I/O of reconciliation: batch calls to the standby's daemon and miner, folded into a report.
+
+Calls, whatever the miner's size: ``Version``, ``StateMinerProvingDeadline``, ``StateMinerDeadlines``,
+``StateMinerPartitions`` once per deadline (48), ``StateMinerSectors`` once with the live sectors as
+a bitfield, ``SectorsList`` once; ``CheckProvable`` once per deadline only when the caller has no
+verdict yet. No per-sector RPC.
+
+``StateMinerSectors`` for a million sectors is ~420 MB of JSON; decoding it into dicts would need
+gigabytes. It is read as a stream instead, and a lean scanner takes the three fields reconciliation
+needs from each SectorOnChainInfo (``SectorNumber``, ``SealProof``, ``ExpectedDayReward``); spdrill's
+``SectorInfo`` has no reward field. The scanner relies on Lotus writing struct fields in declaration
+order (Go's encoding/json always does) and proves it read every object by counting ``"SectorNumber"``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from spdrill.errors import InputError
+from spdrill.exposure import DeadlineClock
+from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef
+from spdrill.lotus.backup import CborStream
+from spdrill.lotus.rpc import LotusResponseError, RpcClient
+from spdrill.reconcile import Intervals, ReconciliationReport, build_report, intervals, intervals_of, union
+
+__all__ = ["SectorScan", "backup_sectors", "reconcile", "scan_sectors"]
+
+# A match that strayed into the next object would swallow its "SectorNumber": the key count catches it.
+_SECTOR = re.compile(
+    rb'"SectorNumber":\s*(\d+)\s*,\s*"SealProof":\s*(\d+)\s*,.*?"ExpectedDayReward":\s*(?:"(-?\d+)"|null)',
+    re.DOTALL)
+_KEY = b'"SectorNumber"'
+_NOT_LIVE = 0xFF
+_FAULTY = 0xFE  # live but faulty: no reward at stake, since its fee is owed with or without an outage
+_MAX_INDEX = 1 << 28  # sector numbers beyond this are looked up by bisection instead of a byte table
+
+
+class SectorScan:
+    """What the lean scan of ``StateMinerSectors`` collected: rewards per deadline, proofs, counts."""
+
+    def __init__(self, deadlines: int) -> None:
+        self.day_rewards = [0] * deadlines
+        self.sectors = 0
+        self.without_reward = 0  # ExpectedDayReward null (newer actors may omit it)
+        self.by_proof: dict[tuple[int, int], array[int]] = {}  # (deadline, seal proof) -> sector numbers
+
+
+def scan_sectors(chunks: Iterable[bytes], deadline_of: bytearray, *, deadlines: int = 48,
+                 keep_proofs: bool = False, method: str = "Filecoin.StateMinerSectors") -> SectorScan:
+    """Fold a streamed SectorOnChainInfo list into a :class:`SectorScan`.
+
+    ``deadline_of[n]`` is sector ``n``'s deadline, ``0xFE`` when it is faulty, ``0xFF`` when not live.
+    """
+    scan = SectorScan(deadlines)
+    rewards = scan.day_rewards
+    size = len(deadline_of)
+    keys = found = 0
+    tail = b""
+    for chunk in chunks:
+        buf = tail + chunk
+        end = 0
+        for m in _SECTOR.finditer(buf):
+            found += 1
+            end = m.end()
+            n = int(m[1])
+            dl = deadline_of[n] if n < size else _NOT_LIVE
+            if dl < deadlines:
+                if m[3] is None:
+                    scan.without_reward += 1
+                else:
+                    rewards[dl] += int(m[3])
+                if keep_proofs:
+                    scan.by_proof.setdefault((dl, int(m[2])), array("Q")).append(n)
+        keys += buf.count(_KEY, 0, end)
+        # Keep the unfinished object (from its "SectorNumber" on) for the next chunk.
+        cut = buf.find(_KEY, end)
+        tail = buf[cut:] if cut >= 0 else b""
+        if len(tail) > 1 << 20:
+            raise LotusResponseError(method, "result", "SectorOnChainInfo objects with ExpectedDayReward", tail[:80])
+    keys += tail.count(_KEY)
+    if keys != found:
+        raise LotusResponseError(method, "result[].ExpectedDayReward",
+                                 f"{keys} sectors with SectorNumber, SealProof and ExpectedDayReward in order",
+                                 f"{found} readable")
+    scan.sectors = found
+    return scan
+
+
+def _stream(rpc: RpcClient, method: str, *params: object) -> Iterator[bytes]:
+    """The raw bytes of one call's answer; errors map as :meth:`RpcClient.call` maps them."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": f"Filecoin.{method}", "params": list(params)}
+    # RpcClient has no streaming call; its pooled client and error mapping are reused rather than copied.
+    with rpc._client.stream("POST", rpc.url, content=json.dumps(body)) as response:
+        if response.status_code != 200:
+            response.read()
+            rpc._result(f"Filecoin.{method}", 1, response)  # raises the mapped error
+        yield from response.iter_bytes(1 << 20)
+
+
+def _deadline_index(live: list[Intervals], faulty: list[Intervals]) -> bytearray:
+    top = max((iv[-1][1] for iv in live if iv), default=0)
+    if top > _MAX_INDEX:
+        raise InputError(f"sector numbers up to {top}: spdrill's reconciliation handles numbers below {_MAX_INDEX}")
+    index = bytearray(b"\xff") * top
+    for dl, ivs in enumerate(live):
+        for s, e in ivs:
+            index[s:e] = bytes((dl,)) * (e - s)
+    for ivs in faulty:
+        for s, e in ivs:
+            index[s:e] = bytes((_FAULTY,)) * (e - s)
+    return index
+
+
+def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
+              provable_bad: Mapping[int, str] | None = None,
+              backup: Iterable[int] | None = None) -> ReconciliationReport:
+    """Reconcile the chain's view of ``actor`` with the restored miner and its storage.
+
+    ``provable_bad`` is the verdict of an earlier ``CheckProvable`` over every live sector (sector ->
+    reason); None asks CheckProvable here, one call per deadline. ``backup`` is the sector numbers of the
+    metadata backup (:func:`backup_sectors`); None lets the restored miner's SectorsList stand for it.
+    """
+    block_delay = full.version().block_delay or 30
+    clock = DeadlineClock.from_info(full.state_miner_proving_deadline(actor))
+    submissions = [d.post_submissions for d in full.state_miner_deadlines(actor)]
+    partitions = [full.state_miner_partitions(actor, dl) for dl in range(clock.period_deadlines)]
+    live = [union(intervals(p.live_sectors) for p in parts) for parts in partitions]
+    faulty = [union(intervals(p.faulty_sectors) for p in parts) for parts in partitions]
+    all_live = union(live)
+    rewards: list[int] = [0] * clock.period_deadlines
+    scan = None
+    if all_live:
+        runs = _runs(all_live)
+        chunks = _stream(full.rpc, "StateMinerSectors", actor, runs, [])
+        scan = scan_sectors(chunks, _deadline_index(live, faulty), deadlines=clock.period_deadlines,
+                            keep_proofs=provable_bad is None)
+        rewards = scan.day_rewards
+    known = intervals_of(miner.sectors_list())
+    if provable_bad is None:
+        provable_bad = _check_provable(full, miner, actor, scan)
+    backup_iv = None if backup is None else intervals_of(backup)
+    return build_report(actor, clock, block_delay, partitions, known=known, bad=provable_bad, backup=backup_iv,
+                        day_rewards=dict(enumerate(rewards)), post_submissions=submissions)
+
+
+def _runs(iv: Intervals) -> list[int]:
+    runs: list[int] = []
+    pos = 0
+    for s, e in iv:
+        runs += (s - pos, e - s)
+        pos = e
+    return runs
+
+
+def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str, scan: SectorScan | None) -> dict[int, str]:
+    if scan is None:
+        return {}
+    post_proof = full.state_miner_info(actor).window_post_proof_type
+    miner_id = int(actor[2:])
+    bad: dict[int, str] = {}
+    for (_, proof), numbers in sorted(scan.by_proof.items()):
+        bad.update(miner.check_provable(post_proof, [SectorRef(miner_id, n, proof) for n in numbers]))
+    return bad
+
+
+def backup_sectors(path: str | Path) -> Bitfield:
+    """Sector numbers a lotus-miner metadata backup holds (its ``/sectors/<n>`` keys); InputError if malformed."""
+    p = Path(path)
+    try:
+        fh = p.open("rb")
+    except OSError as exc:
+        raise InputError(f"{p}: cannot open the metadata backup ({exc.strerror}); give the file written by "
+                         "`lotus-miner backup`") from None
+    numbers: list[int] = []
+    with fh:
+        s = CborStream(fh, str(p))
+        if s.read_exact(2, "the backup header 0x82 0x9f") != b"\x82\x9f":
+            raise InputError(f"{p}: offset 0: expected 0x82 0x9f (a lotus-miner backup); run `spdrill check-backup`")
+        while s.peek_byte() != 0xFF:
+            entry = s.array_header("an entry [key, value]")
+            key, _ = s.byte_string("entry key", keep=256)
+            s.byte_string("entry value", keep=0)
+            if entry is None:
+                s.expect_break("end of an indefinite [key, value] entry")
+            if key is not None and key.startswith(b"/sectors/") and key[9:].isdigit():
+                numbers.append(int(key[9:]))
+    return Bitfield.from_iterable(numbers)
