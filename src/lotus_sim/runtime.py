@@ -38,7 +38,6 @@ class Knobs:
     no_gpu: bool = False  # fault: the worker reports no GPUs
     gpus: str = "NVIDIA H100 80GB HBM3"  # comma-separated GPU names a worker reports
     record_dir: str = ""  # where mpool-push.jsonl goes; default $LOTUS_PATH/sim-records
-    mpool_accept: bool = False  # accept (and "include") pushed messages whose key is in the wallet
 
 
 _TRUE = {"1", "true", "yes", "on"}
