@@ -1,8 +1,9 @@
 """`spdrill image build-sim`: the simulator image, built with no registry from a debootstrap base.
 
-debootstrap --variant=minbase bookworm → `docker import` (tagged `spdrill-base:bookworm`, reused) → a build that
-adds python3, iproute2 and procps (testinfra needs `ss`, `ps`) and this project's source, with the Lotus stand-in's
-`lotus`, `lotus-miner` and `lotus-worker` first on PATH. The image says `spdrill.simulated=true` in its labels.
+debootstrap --variant=minbase bookworm → `docker import` (tagged `spdrill-base:bookworm`, reused) → a
+build that adds python3, iproute2 and procps (testinfra needs `ss`, `ps`) and this project's source, with
+the Lotus stand-in's `lotus`, `lotus-miner` and `lotus-worker` first on PATH. Its labels say
+`spdrill.simulated=true`.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def build_sim_image(client: Any | None = None, *, tag: str | None = None, mirror
         try:
             client.images.build(path=ctx, tag=tag, labels=labels, rm=True, forcerm=True, pull=False)
         except docker.errors.BuildError as exc:
-            tail = " | ".join(str(c.get("stream", c.get("error", ""))).strip() for c in list(exc.build_log)[-5:])
+            lines = [str(c.get("stream", c.get("error", ""))).strip() for c in list(exc.build_log)[-5:]]
+            tail = " | ".join(lines)
             raise CannotRunError(f"docker build of {tag} failed: {exc.msg}: {tail}") from None
     return tag
 
@@ -141,15 +143,15 @@ def _sh(argv: list[str], *, what: str) -> None:
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
     except subprocess.TimeoutExpired:
-        raise CannotRunError(f"{what} took longer than 30 minutes; check the network and the mirror") from None
+        raise CannotRunError(f"{what} took over 30 minutes; check the network and the mirror") from None
     if p.returncode != 0:
         raise CannotRunError(f"{what} failed (exit {p.returncode}): {p.stderr.strip()[-400:]}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`spdrill image build-sim [--tag T] [--mirror URL] [--rebuild]`; prints the tag; DrillError exit codes."""
-    p = argparse.ArgumentParser(prog="spdrill image build-sim",
-                                description="Build the simulator image (Lotus stand-in) from debootstrap, no registry.")
+    """`spdrill image build-sim [--tag T] [--mirror URL] [--rebuild]`: print the tag, exit as DrillError."""
+    p = argparse.ArgumentParser(prog="spdrill image build-sim", description="Build the simulator image "
+                                "(the Lotus stand-in) from debootstrap, with no registry.")
     p.add_argument("--tag", default=sim_tag(), help=f"image tag (default {sim_tag()})")
     p.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for debootstrap")
     p.add_argument("--rebuild", action="store_true", help="rebuild the base and the image even if up to date")

@@ -12,6 +12,8 @@ from spdrill.targets.base import CommandResult, Target
 _REGISTRY = {
     "local": "spdrill.targets.local:LocalTarget",
     "attach": "spdrill.targets.attach:AttachTarget",
+    "docker": "spdrill.targets.docker:DockerTarget",
+    "ssh": "spdrill.targets.ssh:SshTarget",
 }
 
 __all__ = ["CommandResult", "Target", "make_target", "validate_target_options"]

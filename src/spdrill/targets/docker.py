@@ -1,0 +1,302 @@
+"""The `docker` target: one container per standby role on a per-drill bridge network, through the Docker SDK.
+
+The drill folder is bind-mounted into every container (at the same path unless `mount_at` says otherwise);
+each role gets a fixed address in the drill's subnet, so the worker can be told the miner's address before
+the miner exists; APIs are published on 127.0.0.1 only; every container and the network carry
+`spdrill.drill=<id>`, so `spdrill cleanup` can reap what a killed drill left (`reap`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from spdrill.errors import TargetError
+from spdrill.plan import Requirements
+from spdrill.targets import dockerkit as kit
+from spdrill.targets.base import CommandResult
+from spdrill.targets.local import MARK_ENV
+
+reap = kit.reap
+STOP_GRACE_S = 10
+
+
+class DockerTarget:
+    """Runs the standby's roles as containers of one Docker engine (local, or remote through DOCKER_HOST)."""
+
+    kind = "docker"
+    brings_up = True
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> None:
+        kit.parse_options(options)
+
+    def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None,
+                 requirements: Requirements | None = None) -> None:
+        self.opts = kit.parse_options(options)
+        # bindir names a folder on the harness host; containers take their programs from the image.
+        del bindir
+        self.gpu_wanted = requirements.gpu if requirements is not None else True
+        self.workdir = Path(self.opts.workdir or os.environ.get("SPDRILL_WORKDIR", "/var/tmp/spdrill"))
+        self.api_host = self.opts.api_host or kit.default_api_host()
+        self.client: Any = None
+        self.root: Path | None = None
+        self.drill_id = ""
+        self.subnet: ipaddress.IPv4Network | None = None
+        self.network: Any = None
+        self._containers: dict[str, Any] = {}
+        self._logs: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def open(self, drill_id: str) -> Path:
+        from spdrill.reaper import write_owner
+        from spdrill.snapshots.cleanup import owner_tag
+
+        self.client = kit.connect()
+        self.drill_id = drill_id
+        self._labels = {kit.LABEL: drill_id, kit.OWNER_LABEL: owner_tag()}
+        for image in sorted({self.opts.image_for(r) for r in kit.ROLES}):
+            self._ensure_image(image)
+        try:
+            root = self.workdir / f"spdrill-{drill_id}"
+            (root / "logs").mkdir(parents=True)
+            (root / "home").mkdir()
+        except OSError as exc:
+            raise TargetError(f"cannot create the drill folder under {self.workdir}: {exc.strerror}; set "
+                              "[target.docker] workdir to a writable folder") from None
+        write_owner(root, drill_id)
+        self.root = root
+        self._create_network()
+        return root
+
+    def _ensure_image(self, image: str) -> None:
+        import docker.errors
+
+        if self.opts.pull == "always":
+            self._pull(image)
+            return
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            if self.opts.pull == "never" or image.startswith("spdrill-sim:"):
+                raise TargetError(f"image {image} is not on the Docker engine; build it with `spdrill image "
+                                  "build-sim` (simulator) or `docker pull` it, or set [target.docker] image")
+            self._pull(image)
+
+    def _pull(self, image: str) -> None:
+        import docker.errors
+
+        try:
+            self.client.images.pull(image)
+        except docker.errors.APIError as exc:
+            raise TargetError(f"cannot pull {image}: {exc.explanation or exc}; pull it by hand or set "
+                              "[target.docker] pull = \"never\" with a local image") from None
+
+    def _create_network(self) -> None:
+        import docker.errors
+        from docker.types import IPAMConfig, IPAMPool
+
+        for _ in range(8):  # another drill may take the same free subnet between our look and our create
+            subnet = kit.pick_subnet(self.client, self.opts.subnet)
+            # Dynamic addresses (one-shot containers) come from the upper half; roles keep their fixed low ones.
+            upper = list(subnet.subnets(prefixlen_diff=1))[1]
+            pool = IPAMPool(subnet=str(subnet), iprange=str(upper), gateway=str(subnet.network_address + 1))
+            try:
+                self.network = self.client.networks.create(
+                    f"spdrill-{self.drill_id}", driver="bridge", ipam=IPAMConfig(pool_configs=[pool]),
+                    labels=dict(self._labels), check_duplicate=True)
+                self.subnet = subnet
+                return
+            except docker.errors.APIError as exc:
+                if self.opts.subnet or "overlap" not in str(exc).lower():
+                    raise TargetError(f"cannot create the drill network in {subnet}: {exc.explanation or exc}; "
+                                      "set [target.docker] subnet to a free IPv4 /24") from None
+        raise TargetError("no free subnet for the drill network after 8 tries; set [target.docker] subnet")
+
+    # -- what the bring-up asks ------------------------------------------------------------------------------
+    def path(self, local: Path) -> str:
+        assert self.root is not None, "open() first"
+        if not self.opts.mount_at:
+            return str(local)
+        return str(Path(self.opts.mount_at) / local.resolve().relative_to(self.root.resolve()))
+
+    def listen_host(self, role: str) -> str:
+        return self._ip(role)
+
+    def peer(self, role: str, port: int) -> tuple[str, int]:
+        return self._ip(role), port
+
+    def endpoint(self, role: str, port: int) -> tuple[str, int]:
+        return self.api_host, port
+
+    def free_port(self) -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    def _ip(self, role: str) -> str:
+        assert self.subnet is not None, "open() first"
+        return kit.role_ip(self.subnet, role)
+
+    def _mounts(self) -> dict[str, dict[str, str]]:
+        assert self.root is not None
+        mounts = {str(self.root): {"bind": self.opts.mount_at or str(self.root), "mode": "rw"}}
+        if self.opts.params_dir:
+            mounts[self.opts.params_dir] = {"bind": kit.PARAMS_IN_CONTAINER, "mode": "ro"}
+        return mounts
+
+    def _env(self, env: Mapping[str, str]) -> dict[str, str]:
+        assert self.root is not None
+        out = {MARK_ENV: self.drill_id, "HOME": self.path(self.root / "home")}
+        if self.opts.params_dir:
+            out["FIL_PROOFS_PARAMETER_CACHE"] = kit.PARAMS_IN_CONTAINER
+        out.update(env)
+        return out
+
+    def _common(self, role: str) -> dict[str, Any]:
+        assert self.root is not None
+        kwargs: dict[str, Any] = {
+            "detach": True, "volumes": self._mounts(), "working_dir": self.path(self.root),
+            "labels": {**self._labels, kit.ROLE_LABEL: role}, "network": self.network.name,
+            "user": self.opts.user or f"{os.getuid()}:{os.getgid()}",  # files in the mount stay the harness's
+            "init": True,  # a real PID 1 forwards SIGTERM, so `docker stop` is a clean Lotus shutdown
+        }
+        if self.opts.memory:
+            kwargs["mem_limit"] = self.opts.memory
+        if self.opts.cpus:
+            kwargs["nano_cpus"] = int(self.opts.cpus * 1e9)
+        return kwargs
+
+    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
+        import docker.errors
+
+        ip = self._ip(role)
+        command, listen_env = kit.container_argv(role, argv, ip, port)
+        kwargs = self._common(role)
+        kwargs["networking_config"] = {self.network.name: self.client.api.create_endpoint_config(
+            ipv4_address=ip, aliases=[role])}
+        kwargs["ports"] = {f"{port}/tcp": (self.opts.publish_host, port)}
+        if role == "worker" and self.gpu_wanted:
+            kwargs["device_requests"] = kit.device_requests(self.opts.gpus)
+        try:
+            container = self.client.containers.run(
+                self.opts.image_for(role), command, name=f"spdrill-{self.drill_id}-{role}",
+                environment={**self._env(env), **listen_env}, **kwargs)
+        except docker.errors.APIError as exc:
+            raise TargetError(f"cannot start the {role} container from {self.opts.image_for(role)}: "
+                              f"{exc.explanation or exc}") from None
+        with self._lock:
+            self._containers[role] = container
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandResult:
+        role = kit.PROGRAM_ROLE.get(Path(argv[0]).name, "daemon")
+        with self._lock:
+            running = self._containers.get(role)
+        if running is not None and self.exit_code(role) is None:
+            return self._exec(running, argv, env, timeout)
+        return self._oneshot(role, argv, env, timeout)
+
+    def _exec(self, container: Any, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> CommandResult:
+        # exec has no timeout of its own: coreutils `timeout` ends the command (124) and we report it.
+        wrapped = ["timeout", "-k", "5", str(max(1, int(timeout))), *argv]
+        code, (out, err) = container.exec_run(wrapped, environment=self._env(env), demux=True,
+                                              workdir=self.path(self.root) if self.root else None)
+        if code == 124:
+            raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within {timeout:.0f}s")
+        return CommandResult(tuple(argv), int(code), (out or b"").decode(errors="replace"),
+                             (err or b"").decode(errors="replace"))
+
+    def _oneshot(self, role: str, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> CommandResult:
+        import docker.errors
+        import requests.exceptions
+
+        try:
+            c = self.client.containers.run(self.opts.image_for(role), list(argv), environment=self._env(env),
+                                           **self._common(f"{role}-oneshot"))
+        except docker.errors.APIError as exc:
+            raise TargetError(f"cannot run `{argv[0]}` in {self.opts.image_for(role)}: "
+                              f"{exc.explanation or exc}") from None
+        try:
+            try:
+                status = c.wait(timeout=timeout)
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within "
+                                  f"{timeout:.0f}s") from None
+            out = c.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = c.logs(stdout=False, stderr=True).decode(errors="replace")
+            return CommandResult(tuple(argv), int(status.get("StatusCode", -1)), out, err)
+        finally:
+            c.remove(force=True)
+
+    def exit_code(self, role: str) -> int | None:
+        import docker.errors
+
+        with self._lock:
+            container = self._containers.get(role)
+        if container is None:
+            return None
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return -1
+        if container.status in ("exited", "dead"):
+            return int(container.attrs["State"]["ExitCode"])
+        return None
+
+    def host(self) -> Any:
+        """A testinfra Host inside the worker container (where the GPU is), else the miner's or daemon's."""
+        import testinfra
+
+        with self._lock:
+            running = [self._containers[r] for r in ("worker", "miner", "daemon") if r in self._containers]
+        if not running:
+            raise TargetError("no standby container runs yet; host checks need the worker container")
+        return testinfra.get_host(f"docker://{running[0].name}")
+
+    def logs(self) -> dict[str, str]:
+        with self._lock:
+            items = list(self._containers.items())
+        for role, c in items:
+            try:
+                self._logs[role] = c.logs(stdout=True, stderr=True).decode(errors="replace")
+            except Exception:  # a container gone already keeps the last logs we read
+                continue
+        return dict(self._logs)
+
+    def stop_processes(self) -> None:
+        """Stop every role container (SIGTERM, then SIGKILL after the grace period); they stay for their logs."""
+        with self._lock:
+            items = list(self._containers.values())
+        threads = [threading.Thread(target=_stop, args=(c,), daemon=True) for c in items]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=STOP_GRACE_S + 15)
+
+    def close(self) -> None:
+        if self.client is None:
+            return
+        self.stop_processes()
+        self.logs()
+        if self.drill_id:
+            kit.reap(self.drill_id)
+        self._containers.clear()
+        if self.root is not None and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+        self.client.close()
+        self.client = None
+
+
+def _stop(container: Any) -> None:
+    try:
+        container.stop(timeout=STOP_GRACE_S)
+    except Exception:  # already gone: nothing to stop
+        return

@@ -1,0 +1,222 @@
+"""The `ssh` target: the standby's roles on a GPU host reached over SSH (pytest-testinfra, ssh or paramiko).
+
+Roles start as `setsid sh -c '…; echo $? > pids/<role>.exit'` with pid files in the drill folder (or as
+transient systemd units, `start = "systemd"`). The harness reaches the remote APIs through SSH local port
+forwards (`api = "forward"`, the default: the standby keeps listening on 127.0.0.1 there) or at the host's
+own address (`api = "direct"`, when the plan opens the ports). The restore runs in the harness, so the
+drill folder must be one both machines see at the same path: this host, or shared storage.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from spdrill.errors import CannotRunError, TargetError
+from spdrill.targets import sshconn
+from spdrill.targets.base import CommandResult
+from spdrill.targets.local import MARK_ENV
+
+# Variables that would point a standby at the live miner: unset before any standby command runs.
+_SCRUB = r"LOTUS_[A-Za-z0-9_]*\|FULLNODE_API_INFO\|MINER_API_INFO\|WORKER_API_INFO\|STORAGE_API_INFO"
+STOP_GRACE_S = 10
+
+
+class SshTarget:
+    """Runs the standby's roles on one remote host; every command is bounded by a timeout."""
+
+    kind = "ssh"
+    brings_up = True
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> None:
+        sshconn.parse_options(options)
+
+    def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None, **_: Any) -> None:
+        self.opts = sshconn.parse_options(options)
+        self.bindir = self.opts.bindir or bindir or ""
+        self.conn: Any = None
+        self._private: Path | None = None
+        self.root: Path | None = None
+        self.drill_id = ""
+        self._roles: set[str] = set()
+        self._forwards: dict[int, sshconn.Forward] = {}
+        self._lock = threading.Lock()
+
+    def _sh(self, command: str, *, timeout: float | None = None) -> Any:
+        assert self.conn is not None, "open() first"
+        return sshconn.run(self.conn, command, timeout=timeout or self.opts.command_timeout, where=self.opts.where())
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def open(self, drill_id: str) -> Path:
+        from spdrill.reaper import write_owner
+
+        self.conn, self._private = sshconn.connect(self.opts)
+        self.drill_id = drill_id
+        hello = self._sh("echo spdrill-ok", timeout=self.opts.connect_timeout + 5)
+        if "spdrill-ok" not in hello.stdout:
+            raise CannotRunError(f"{self.opts.where()}: a test command gave no answer (exit {hello.rc}): "
+                                 f"{hello.stderr.strip()[-200:]}")
+        root = Path(self.opts.workdir) / f"spdrill-{drill_id}"
+        made = self._sh(f"mkdir -p {shlex.quote(str(root))}/logs {shlex.quote(str(root))}/pids && "
+                        f"echo {shlex.quote(drill_id)} > {shlex.quote(str(root))}/.spdrill-remote")
+        if made.rc != 0:
+            raise TargetError(f"{self.opts.where()}: cannot create {root}: {made.stderr.strip()[-200:]}; set "
+                              "[target.ssh] workdir to a writable folder there")
+        self.root = root
+        marker = root / ".spdrill-remote"
+        if not marker.is_file() or marker.read_text().strip() != drill_id:
+            raise CannotRunError(f"{root} on {self.opts.host} is not visible here at the same path; the restore "
+                                 "runs in the harness, so [target.ssh] workdir must be a folder both hosts share "
+                                 "(or run the harness on the standby host)")
+        write_owner(root, drill_id)
+        return root
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.stop_processes()
+            if self.root is not None:
+                self._sh(f"rm -rf {shlex.quote(str(self.root))}", timeout=120)
+        except CannotRunError:
+            pass  # the host went away; `spdrill cleanup` on it reaps the rest
+        finally:
+            for fwd in self._forwards.values():
+                fwd.close()
+            self._forwards.clear()
+            if self.root is not None and self.root.exists():
+                shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        backend = self.conn.backend
+        if self.opts.backend == "paramiko":
+            backend.client.close()
+        elif self._private is not None:
+            # End the ControlMaster testinfra started, so no ssh process outlives the drill.
+            subprocess.run(["ssh", "-o", f"ControlPath={self._private / 'cm'}", "-O", "exit", self.opts.host],
+                           capture_output=True, timeout=10, check=False)
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+        self.conn = None
+
+    # -- paths and addresses -----------------------------------------------------------------------------
+    def path(self, local: Path) -> str:
+        return str(local)
+
+    def listen_host(self, role: str) -> str:
+        return "127.0.0.1"
+
+    def peer(self, role: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", port
+
+    def endpoint(self, role: str, port: int) -> tuple[str, int]:
+        if self.opts.api == "direct":
+            return self.opts.host, port
+        with self._lock:
+            if port not in self._forwards:
+                self._forwards[port] = sshconn.Forward(self.opts, port)
+            return "127.0.0.1", self._forwards[port].local_port
+
+    def free_port(self) -> int:
+        used = self._sh("ss -Htan | awk '{print $4}'", timeout=30).stdout
+        taken = {int(a.rsplit(":", 1)[-1]) for a in used.split() if a.rsplit(":", 1)[-1].isdigit()}
+        choices = [p for p in range(20000, 40000) if p not in taken]
+        return random.choice(choices)
+
+    # -- commands and roles ------------------------------------------------------------------------------
+    def _prelude(self, env: Mapping[str, str]) -> str:
+        assert self.root is not None
+        lines = [f"cd {shlex.quote(str(self.root))}",
+                 f"for v in $(env | sed -n 's/^\\({_SCRUB}\\)=.*/\\1/p'); do unset \"$v\"; done"]
+        if self.bindir:
+            lines.append(f"PATH={shlex.quote(self.bindir)}:$PATH")
+        exports = {MARK_ENV: self.drill_id, **env}
+        lines.append("export PATH " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()))
+        return "; ".join(lines)
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandResult:
+        command = f"{self._prelude(env)}; exec {shlex.join(argv)}"
+        res = sshconn.run(self.conn, command, timeout=timeout, where=self.opts.where())
+        if res.rc == sshconn.TIMEOUT_RC:
+            raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within {timeout:.0f}s")
+        return CommandResult(tuple(argv), int(res.rc), res.stdout, res.stderr)
+
+    def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
+        log, pid, status = f"logs/{role}.log", f"pids/{role}.pid", f"pids/{role}.exit"
+        if self.opts.start == "systemd":
+            command = self._systemd_command(role, argv, env)
+        else:
+            inner = f"{shlex.join(argv)}; echo $? > {status}"
+            command = (f"{self._prelude(env)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
+                       f">> {log} 2>&1 < /dev/null & echo $! > {pid}")
+        res = self._sh(command, timeout=60)
+        if res.rc != 0:
+            raise TargetError(f"cannot start the {role} on {self.opts.host} (exit {res.rc}): "
+                              f"{res.stderr.strip()[-300:]}")
+        with self._lock:
+            self._roles.add(role)
+
+    def _unit(self, role: str) -> str:
+        return f"spdrill-{self.drill_id}-{role}"
+
+    def _systemd_command(self, role: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
+        """A transient unit per role (systemd-run): the host's service manager owns and logs the process."""
+        assert self.root is not None
+        log = self.root / "logs" / f"{role}.log"
+        props = [f"--property=WorkingDirectory={self.root}", f"--property=StandardOutput=append:{log}",
+                 f"--property=StandardError=append:{log}", "--collect", "--quiet", f"--unit={self._unit(role)}"]
+        path = f"{self.bindir}:/usr/local/bin:/usr/bin:/bin" if self.bindir else "/usr/local/bin:/usr/bin:/bin"
+        sets = [f"--setenv={k}={v}" for k, v in {"PATH": path, MARK_ENV: self.drill_id, **env}.items()]
+        return shlex.join(["systemd-run", *props, *sets, *argv])
+
+    def exit_code(self, role: str) -> int | None:
+        if self.opts.start == "systemd":
+            res = self._sh(f"systemctl show -p ActiveState -p ExecMainStatus {self._unit(role)}", timeout=30)
+            facts = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
+            if facts.get("ActiveState") in ("failed", "inactive"):
+                return int(facts.get("ExecMainStatus") or -1)
+            return None
+        res = self._sh(f"cd {shlex.quote(str(self.root))} && if [ -f pids/{role}.exit ]; then cat pids/{role}.exit;"
+                       f" elif kill -0 $(cat pids/{role}.pid) 2>/dev/null; then echo running; else echo gone; fi",
+                       timeout=30)
+        word = res.stdout.strip()
+        if word == "running" or (not word and res.rc != 0):
+            return None
+        return int(word) if word.lstrip("-").isdigit() else -1
+
+    def host(self) -> Any:
+        return self.conn
+
+    def logs(self) -> dict[str, str]:
+        if self.conn is None or self.root is None:
+            return {}
+        out = {}
+        for role in sorted(self._roles):
+            res = self._sh(f"tail -c 2000000 {shlex.quote(str(self.root))}/logs/{role}.log", timeout=60)
+            out[role] = res.stdout
+        return out
+
+    def stop_processes(self) -> None:
+        """SIGTERM each role's process group, SIGKILL what is left after the grace period."""
+        if self.conn is None or self.root is None or not self._roles:
+            return
+        if self.opts.start == "systemd":
+            units = " ".join(self._unit(r) for r in sorted(self._roles))
+            self._sh(f"systemctl stop {units}; systemctl reset-failed {units} 2>/dev/null; true", timeout=60)
+            return
+        script = (f"cd {shlex.quote(str(self.root))}; pids=$(cat pids/*.pid 2>/dev/null); "
+                  "for p in $pids; do kill -TERM -$p 2>/dev/null; done; i=0; "
+                  f"while [ $i -lt {STOP_GRACE_S * 5} ]; do alive=0; "
+                  "for p in $pids; do kill -0 -$p 2>/dev/null && alive=1; done; "
+                  "[ $alive = 0 ] && break; sleep 0.2; i=$((i+1)); done; "
+                  "for p in $pids; do kill -KILL -$p 2>/dev/null; done; true")
+        self._sh(script, timeout=STOP_GRACE_S + 30)
