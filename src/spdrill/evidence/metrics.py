@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -96,7 +97,8 @@ def write_metrics(journal: Journal, path: Path) -> Path:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise InputError(f"{path}: cannot write the metrics file ({exc.strerror}); pass a writable path with "
                          "--metrics or [reports] metrics (node_exporter's --collector.textfile.directory)") \
             from None
