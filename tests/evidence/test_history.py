@@ -25,9 +25,15 @@ def cli(*argv: str) -> int:
     return rc
 
 
-def record(kit: Any, day: int, rto: float, *, passed: bool = True, plan: str = "nightly f01234") -> dict[str, Any]:
-    j = kit.make_journal(rto_green=rto, passed=passed, drill_id=f"202611{day + 1:02d}T030000Z-00000{day % 10}",
-                         started=DAY0 + timedelta(days=day))
+def record(
+    kit: Any, day: int, rto: float, *, passed: bool = True, plan: str = "nightly f01234"
+) -> dict[str, Any]:
+    j = kit.make_journal(
+        rto_green=rto,
+        passed=passed,
+        drill_id=f"202611{day + 1:02d}T030000Z-00000{day % 10}",
+        started=DAY0 + timedelta(days=day),
+    )
     rec = drill_record(j)
     rec["plan"]["name"] = plan
     return rec
@@ -37,22 +43,26 @@ def test_defaults_are_stated() -> None:
     assert (DEFAULT_TOLERANCE, DEFAULT_WINDOW) == (0.20, 5)
 
 
-@pytest.mark.parametrize(("rto", "earlier", "flagged"), [
-    (121.0, [100.0, 100.0, 100.0], True),    # 21 % above the median
-    (120.0, [100.0, 100.0, 100.0], False),   # exactly at the tolerance: not worse by *more* than it
-    (130.0, [100.0, 100.0], False),          # too few earlier drills for a median
-    (None, [100.0] * 5, False),              # RTO not reached is a failed drill, not a regression
-    (130.0, [500.0, 500.0, 100.0, 100.0, 100.0, 100.0, 100.0], True),  # only the last 5 count
-    (130.0, [100.0, 120.0, 200.0, 210.0, 220.0], False),  # median 200
-])
+@pytest.mark.parametrize(
+    ("rto", "earlier", "flagged"),
+    [
+        (121.0, [100.0, 100.0, 100.0], True),  # 21 % above the median
+        (120.0, [100.0, 100.0, 100.0], False),  # exactly at the tolerance: not worse by *more* than it
+        (130.0, [100.0, 100.0], False),  # too few earlier drills for a median
+        (None, [100.0] * 5, False),  # RTO not reached is a failed drill, not a regression
+        (130.0, [500.0, 500.0, 100.0, 100.0, 100.0, 100.0, 100.0], True),  # only the last 5 count
+        (130.0, [100.0, 120.0, 200.0, 210.0, 220.0], False),  # median 200
+    ],
+)
 def test_find_regression(rto: float | None, earlier: list[float], flagged: bool) -> None:
     assert (find_regression(rto, earlier) is not None) is flagged
 
 
 def test_regression_message_and_custom_tolerance() -> None:
     r = find_regression(150.0, [100.0, 100.0, 100.0])
-    assert r is not None and r.message == ("RTO regression: 2m30s is 50% above the median 1m40s of the last 3 "
-                                           "drills (tolerance 20%)")
+    assert r is not None and r.message == (
+        "RTO regression: 2m30s is 50% above the median 1m40s of the last 3 drills (tolerance 20%)"
+    )
     assert find_regression(150.0, [100.0, 100.0, 100.0], tolerance=0.6) is None
 
 
@@ -99,7 +109,12 @@ def test_history_command(tmp_path: Path, kit: Any, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["started", "(UTC)", "drill"]
     assert len(out) == 4  # header, rule, two drills
-    assert out[2].split()[:4] == ["2026-11-04", "03:00:00", "20261104T030000Z-000003", "tank/lotus@nightly-2026-11-26"]
+    assert out[2].split()[:4] == [
+        "2026-11-04",
+        "03:00:00",
+        "20261104T030000Z-000003",
+        "tank/lotus@nightly-2026-11-26",
+    ]
     assert "3m20s" in out[2] and "12h15m" in out[2] and "PASS" in out[2] and "SIMULATED" in out[2]
     assert "REGRESSION" in out[2] and "REGRESSION" not in out[3]
 

@@ -12,13 +12,24 @@ from spdrill.evidence.html import render_html
 from spdrill.evidence.svg import TrendPoint
 from spdrill.journal import Journal, Outcome, Phase
 
-FETCHING_TAGS = {"script", "link", "img", "iframe", "object", "embed", "audio", "video", "source", "base",
-                 "frame"}
+FETCHING_TAGS = {
+    "script",
+    "link",
+    "img",
+    "iframe",
+    "object",
+    "embed",
+    "audio",
+    "video",
+    "source",
+    "base",
+    "frame",
+}
 URL_ATTRS = {"src", "href", "srcset", "action", "data", "poster", "xlink:href"}
 
 
 class _Fetches(HTMLParser):
-    """Collects everything in a page that could make a browser fetch: tags, URL attributes, CSS url()/@import."""
+    """Collects what in a page could make a browser fetch: tags, URL attributes, CSS url()/@import."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,9 +67,11 @@ def test_report_fetches_nothing(journal: Journal) -> None:
 
 
 def test_fetch_detector_catches_external_references() -> None:
-    bad = ('<html><head><link rel="stylesheet" href="https://cdn.example/x.css"><style>body{background:'
-           'url(https://t.example/p.png)}</style></head><body><img src="http://t.example/p.gif">'
-           '<script src="/x.js"></script></body></html>')
+    bad = (
+        '<html><head><link rel="stylesheet" href="https://cdn.example/x.css"><style>body{background:'
+        'url(https://t.example/p.png)}</style></head><body><img src="http://t.example/p.gif">'
+        '<script src="/x.js"></script></body></html>'
+    )
     assert len(fetches(bad)) >= 4
 
 
@@ -67,7 +80,15 @@ def test_report_shows_verdict_rto_rpo_phases_checks(journal: Journal) -> None:
     assert 'id="verdict" class="verdict pass">PASS<' in html
     assert 'id="rto">1m35s<' in html and "objective 4h00m" in html
     assert 'id="rpo">12h15m<' in html
-    for name in ("restore", "start-daemon", "import-chain", "sync", "start-worker", "start-miner", "post-dry-run"):
+    for name in (
+        "restore",
+        "start-daemon",
+        "import-chain",
+        "sync",
+        "start-worker",
+        "start-miner",
+        "post-dry-run",
+    ):
         assert f'data-phase="{name}"' in html
     crit = re.findall(r'class="phase critical" data-phase="([^"]+)"', html)
     assert crit == ["restore", "start-daemon", "import-chain", "sync", "start-miner", "post-dry-run"]
@@ -106,13 +127,24 @@ def test_text_is_escaped(journal: Journal) -> None:
 
 
 def _trend(n: int) -> list[TrendPoint]:
-    return [TrendPoint(f"d{i}", f"2026-11-{10 + i:02d}T01:00:00+00:00", 90.0 + 5 * i, 40000.0 + i,
-                       "pass" if i % 3 else "fail") for i in range(n)]
+    return [
+        TrendPoint(
+            f"d{i}",
+            f"2026-11-{10 + i:02d}T01:00:00+00:00",
+            90.0 + 5 * i,
+            40000.0 + i,
+            "pass" if i % 3 else "fail",
+        )
+        for i in range(n)
+    ]
 
 
 def test_trend_and_regression(journal: Journal) -> None:
-    html = render_html(journal, trend=_trend(6),
-                       regression=Regression(rto_seconds=200.0, median_seconds=100.0, tolerance=0.2, window=5))
+    html = render_html(
+        journal,
+        trend=_trend(6),
+        regression=Regression(rto_seconds=200.0, median_seconds=100.0, tolerance=0.2, window=5),
+    )
     assert 'class="trend"' in html and 'class="series-rto"' in html and 'class="series-rpo"' in html
     assert len(re.findall(r'class="point-rto"', html)) == 6
     assert 'id="regression">RTO regression: 3m20s is 100% above the median 1m40s' in html

@@ -1,4 +1,4 @@
-"""The HTML report opened in headless Debian Chromium with no network: what it shows, and that it fetches nothing."""
+"""The HTML report in headless Debian Chromium with no network: what it shows, and that it fetches nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,16 @@ from spdrill.journal import Journal
 pytestmark = pytest.mark.integration
 # Chromium's own services call home even with background networking off (network time, component
 # updater, sign-in). Those exact hosts are not the page's doing; anything else the tripwire sees is.
-CHROMIUM_OWN = ("clients2.google.com", "update.googleapis.com", "accounts.google.com",
-                "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com", "redirector.gvt1.com",
-                "safebrowsingohttpgateway.googleapis.com", "edgedl.me.gvt1.com")
+CHROMIUM_OWN = (
+    "clients2.google.com",
+    "update.googleapis.com",
+    "accounts.google.com",
+    "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com",
+    "redirector.gvt1.com",
+    "safebrowsingohttpgateway.googleapis.com",
+    "edgedl.me.gvt1.com",
+)
 
 
 def _host(request_line: str) -> str:
@@ -74,7 +81,9 @@ def chromium(kit: Any) -> str:
         path = shutil.which(name)
         if path:
             return path
-    kit.unavailable("Debian's chromium is not installed (apt-get install chromium); it renders the HTML report")
+    kit.unavailable(
+        "Debian's chromium is not installed (apt-get install chromium); it renders the HTML report"
+    )
     raise AssertionError("unreachable")
 
 
@@ -87,13 +96,30 @@ def tripwire() -> Iterator[Tripwire]:
 
 def run_chromium(chromium: str, page: Path, tmp: Path, proxy: int, *extra: str) -> str:
     """Chromium with every network path closed: background services off, all traffic sent to the tripwire."""
-    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
-            "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--disable-breakpad",
-            "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",
-            f"--user-data-dir={tmp / 'profile'}", f"--proxy-server=127.0.0.1:{proxy}",
-            "--proxy-bypass-list=<-loopback>", "--window-size=1000,2200", *extra, page.as_uri()]
+    argv = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--no-default-browser-check",
+        "--no-pings",
+        "--disable-domain-reliability",
+        "--disable-client-side-phishing-detection",
+        "--disable-breakpad",
+        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",
+        f"--user-data-dir={tmp / 'profile'}",
+        f"--proxy-server=127.0.0.1:{proxy}",
+        "--proxy-bypass-list=<-loopback>",
+        "--window-size=1000,2200",
+        *extra,
+        page.as_uri(),
+    ]
     env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "config")}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=90, env=env, check=False)
     assert done.returncode == 0, f"chromium exited {done.returncode}: {done.stderr[-2000:]}"
@@ -107,9 +133,14 @@ def output_folder(config: pytest.Config) -> Path:
     return folder
 
 
-def test_chromium_shows_the_report_and_fetches_nothing(chromium: str, tripwire: Tripwire, journal: Journal,
-                                                       kit: Any, tmp_path: Path,
-                                                       request: pytest.FixtureRequest) -> None:
+def test_chromium_shows_the_report_and_fetches_nothing(
+    chromium: str,
+    tripwire: Tripwire,
+    journal: Journal,
+    kit: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_html(journal, logs={"daemon": f"api {kit.token}\n"}))
     dom = run_chromium(chromium, page, tmp_path, tripwire.port, "--dump-dom")
@@ -135,6 +166,9 @@ def test_tripwire_catches_a_page_that_fetches(chromium: str, tripwire: Tripwire,
 
 
 def test_chromium_own_hosts_do_not_hide_font_or_cdn_fetches() -> None:
-    leaks = ["GET http://fonts.googleapis.com/css?family=Roboto HTTP/1.1", "CONNECT cdn.jsdelivr.net:443 HTTP/1.1",
-             "CONNECT update.googleapis.com:443 HTTP/1.1"]
+    leaks = [
+        "GET http://fonts.googleapis.com/css?family=Roboto HTTP/1.1",
+        "CONNECT cdn.jsdelivr.net:443 HTTP/1.1",
+        "CONNECT update.googleapis.com:443 HTTP/1.1",
+    ]
     assert [_host(r) for r in page_fetches(leaks)] == ["fonts.googleapis.com", "cdn.jsdelivr.net"]

@@ -22,7 +22,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     for fam in text_string_to_metric_families(text):
         assert fam.type == "gauge" and fam.documentation
         for s in fam.samples:
-            out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("plan", "actor"))))] = s.value
+            out[
+                (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("plan", "actor"))))
+            ] = s.value
     return out
 
 
@@ -42,7 +44,9 @@ def test_metrics_of_a_passing_drill(tmp_path: Path, journal: Journal) -> None:
     assert fam.samples[0].labels == {"plan": "nightly f01234", "actor": "f01234"}
 
 
-def test_a_failed_drill_keeps_the_last_success(tmp_path: Path, journal: Journal, failing_journal: Journal) -> None:
+def test_a_failed_drill_keeps_the_last_success(
+    tmp_path: Path, journal: Journal, failing_journal: Journal
+) -> None:
     path = tmp_path / "spdrill.prom"
     write_metrics(journal, path)
     before = samples(path.read_text())[("spdrill_last_success_timestamp_seconds", ())]

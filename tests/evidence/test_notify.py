@@ -1,4 +1,4 @@
-"""The finish webhook against a real HTTP server on 127.0.0.1: retries, timeout, no secrets in what is sent."""
+"""The finish webhook against a real HTTP server on 127.0.0.1: retries, timeout, no secrets sent."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ class Hook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000/s3cr3tpath"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -122,8 +123,9 @@ def test_no_token_in_the_body(hook: Hook, kit: Any) -> None:
 
     from spdrill.journal import Check
 
-    j = replace(j, checks=(*j.checks, Check("test_auth", "auth", "readiness", False, f"bad token {kit.token}",
-                                            None)))
+    j = replace(
+        j, checks=(*j.checks, Check("test_auth", "auth", "readiness", False, f"bad token {kit.token}", None))
+    )
     post_webhook(hook.url, summary(j), sleep=lambda s: None)
     raw = json.dumps(hook.bodies[0])
     assert kit.token not in raw and "<redacted>" in raw

@@ -1,4 +1,4 @@
-"""The JSON drill record: schema-valid, derived figures right, optional sections only when the drill had them."""
+"""The JSON drill record: schema-valid, derived figures right, optional sections only when present."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from spdrill.evidence.record import RECORD_VERSION, drill_record, record_json, schema
@@ -27,8 +27,10 @@ def errors(rec: dict[str, Any]) -> list[str]:
 def test_schema_is_draft_2020_12_and_versioned() -> None:
     s = schema()
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert s["properties"]["record_version"] == {"const": RECORD_VERSION, "description": s["properties"][
-        "record_version"]["description"]}
+    assert s["properties"]["record_version"] == {
+        "const": RECORD_VERSION,
+        "description": s["properties"]["record_version"]["description"],
+    }
 
 
 @pytest.mark.parametrize("passed", [True, False])
@@ -43,8 +45,19 @@ def test_record_without_optional_sections_validates(kit: Any, journal: Journal) 
     assert errors(rec) == []
 
 
-@pytest.mark.parametrize("fault", ["drop-plan", "bad-verdict", "bad-outcome", "extra-key", "bad-digest",
-                                   "negative-rto", "bad-date", "recon-deadline"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "drop-plan",
+        "bad-verdict",
+        "bad-outcome",
+        "extra-key",
+        "bad-digest",
+        "negative-rto",
+        "bad-date",
+        "recon-deadline",
+    ],
+)
 def test_schema_rejects_a_broken_record(journal: Journal, fault: str) -> None:
     rec = copy.deepcopy(drill_record(journal))
     if fault == "drop-plan":
@@ -70,7 +83,14 @@ def test_derived_figures(kit: Any, journal: Journal) -> None:
     rec = drill_record(journal)
     assert rec["verdict"] == "pass" and rec["simulated"] is True
     assert rec["rto_seconds"] == 95.0 and rec["rto_met"] is True
-    assert rec["critical_path"] == ["restore", "start-daemon", "import-chain", "sync", "start-miner", "post-dry-run"]
+    assert rec["critical_path"] == [
+        "restore",
+        "start-daemon",
+        "import-chain",
+        "sync",
+        "start-miner",
+        "post-dry-run",
+    ]
     assert [p["name"] for p in rec["phases"] if p["critical"]] == rec["critical_path"]
     assert rec["rpo_seconds"] == 44100.0 and rec["rpo_met"] is True
     assert rec["plan"] == {"name": "nightly f01234", "source": "/etc/spdrill/plan.toml", "digest": "a" * 64}

@@ -22,7 +22,10 @@ from spdrill.evidence.keys import keygen, load_public_key
 from spdrill.evidence.sign import verify_bundle
 from spdrill.plan import Plan, ReportsSpec, parse_plan
 
-PLAN = '[drill]\nactor = "f01234"\nname = "nightly f01234"\n[[restore.source]]\nkind = "directory"\npath = "/x"\n'
+PLAN = (
+    '[drill]\nactor = "f01234"\nname = "nightly f01234"\n'
+    '[[restore.source]]\nkind = "directory"\npath = "/x"\n'
+)
 
 
 @pytest.fixture
@@ -53,25 +56,43 @@ def plan_with(tmp_path: Path, **evidence: Any) -> Plan:
 
 def everything(tmp_path: Path, url: str) -> tuple[Plan, Path]:
     key, pub = keygen(tmp_path / "keys")
-    return plan_with(tmp_path, sign_key=key, metrics=tmp_path / "textfile" / "spdrill.prom", webhook=url,
-                     history=tmp_path / "history.sqlite"), pub
+    return plan_with(
+        tmp_path,
+        sign_key=key,
+        metrics=tmp_path / "textfile" / "spdrill.prom",
+        webhook=url,
+        history=tmp_path / "history.sqlite",
+    ), pub
 
 
-def test_all_evidence_from_one_call(tmp_path: Path, receiver: tuple[str, list[bytes]], kit: Any,
-                                    logs: dict[str, str]) -> None:
+def test_all_evidence_from_one_call(
+    tmp_path: Path, receiver: tuple[str, list[bytes]], kit: Any, logs: dict[str, str]
+) -> None:
     url, got = receiver
     plan, pub = everything(tmp_path, url)
-    folder = write_drill_reports(kit.make_journal(), logs, tmp_path / "reports" / "d1", plan=plan,
-                                 latest=tmp_path / "reports" / "latest")
+    folder = write_drill_reports(
+        kit.make_journal(),
+        logs,
+        tmp_path / "reports" / "d1",
+        plan=plan,
+        latest=tmp_path / "reports" / "latest",
+    )
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert names == ["drill.json", "evidence.tar.gz", "junit-drill.xml", "logs/daemon.log", "logs/miner.log",
-                     "report.html"]
+    assert names == [
+        "drill.json",
+        "evidence.tar.gz",
+        "junit-drill.xml",
+        "logs/daemon.log",
+        "logs/miner.log",
+        "report.html",
+    ]
     assert verify_bundle(folder / "evidence.tar.gz", load_public_key(pub)).ok
     assert (tmp_path / "textfile" / "spdrill.prom").read_text().count("spdrill_check_ok{") == 3
     assert len(got) == 1 and json.loads(got[0])["verdict"] == "pass"
     with sqlite3.connect(tmp_path / "history.sqlite") as con:
-        assert con.execute("SELECT drill_id, verdict FROM drills").fetchall() == [("20261126T131500Z-3f9a1c",
-                                                                                   "pass")]
+        assert con.execute("SELECT drill_id, verdict FROM drills").fetchall() == [
+            ("20261126T131500Z-3f9a1c", "pass")
+        ]
     assert (tmp_path / "reports" / "latest").resolve() == folder.resolve()
 
 
@@ -84,13 +105,13 @@ def test_trend_appears_from_the_second_drill(tmp_path: Path, kit: Any) -> None:
     assert len((second / "report.html").read_text().split('class="point-rto"')) == 3
 
 
-def test_a_failing_optional_step_does_not_stop_the_others(tmp_path: Path, kit: Any, logs: dict[str, str],
-                                                          receiver: tuple[str, list[bytes]]) -> None:
+def test_a_failing_optional_step_does_not_stop_the_others(
+    tmp_path: Path, kit: Any, logs: dict[str, str], receiver: tuple[str, list[bytes]]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     key, _ = keygen(tmp_path / "keys")
-    plan = plan_with(tmp_path, metrics=blocker / "x.prom", webhook=receiver[0] + "/gone",
-                     sign_key=key)
+    plan = plan_with(tmp_path, metrics=blocker / "x.prom", webhook=receiver[0] + "/gone", sign_key=key)
     folder = write_drill_reports(kit.make_journal(), logs, tmp_path / "d", plan=plan)
     errors = (folder / "evidence-errors.txt").read_text()
     assert "metrics:" in errors and "webhook:" in errors and "bundle:" not in errors
@@ -98,9 +119,10 @@ def test_a_failing_optional_step_does_not_stop_the_others(tmp_path: Path, kit: A
     assert "/gone" not in errors and "HTTP 404" in errors  # the webhook URL is a secret
 
 
-def test_no_output_contains_a_token(tmp_path: Path, receiver: tuple[str, list[bytes]], kit: Any,
-                                    logs: dict[str, str]) -> None:
-    """A JWT planted in a log and in a phase detail (see conftest) appears in no file, archive, row or POST."""
+def test_no_output_contains_a_token(
+    tmp_path: Path, receiver: tuple[str, list[bytes]], kit: Any, logs: dict[str, str]
+) -> None:
+    """A JWT planted in a log and a phase detail (see conftest) is in no file, archive, row or POST."""
     url, got = receiver
     plan, _ = everything(tmp_path, url)
     journal = kit.make_journal()
@@ -138,10 +160,21 @@ def test_run_options_override_the_plan(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("SPDRILL_WEBHOOK", raising=False)
     key, _ = keygen(tmp_path / "keys")
     plan = plan_with(tmp_path, metrics=tmp_path / "plan.prom")
-    got = apply_run_options(plan, run_args("--sign", str(key), "--history", str(tmp_path / "h.sqlite"),
-                                           "--webhook", "https://hooks.example/x"))
+    got = apply_run_options(
+        plan,
+        run_args(
+            "--sign",
+            str(key),
+            "--history",
+            str(tmp_path / "h.sqlite"),
+            "--webhook",
+            "https://hooks.example/x",
+        ),
+    )
     assert got.evidence.sign_key == key and got.evidence.history == tmp_path / "h.sqlite"
-    assert got.evidence.metrics == tmp_path / "plan.prom" and got.evidence.webhook == "https://hooks.example/x"
+    assert (
+        got.evidence.metrics == tmp_path / "plan.prom" and got.evidence.webhook == "https://hooks.example/x"
+    )
     assert got.evidence.dir == plan.evidence.dir
     monkeypatch.setenv("SPDRILL_WEBHOOK", "https://env.example/y")
     assert apply_run_options(plan, run_args()).evidence.webhook == "https://env.example/y"

@@ -29,8 +29,10 @@ def cli(*argv: str) -> int:
 def plan(tmp_path: Path) -> Path:
     (tmp_path / "backups").mkdir()
     p = tmp_path / "plan 100%.toml"  # a space and a percent sign: both need quoting somewhere
-    p.write_text(f'[drill]\nactor = "f01234"\nname = "nightly"\n[[restore.source]]\nkind = "directory"\n'
-                 f'path = "{tmp_path / "backups"}"\n[reports]\ndir = "{tmp_path / "reports"}"\n')
+    p.write_text(
+        f'[drill]\nactor = "f01234"\nname = "nightly"\n[[restore.source]]\nkind = "directory"\n'
+        f'path = "{tmp_path / "backups"}"\n[reports]\ndir = "{tmp_path / "reports"}"\n'
+    )
     return p
 
 
@@ -49,7 +51,9 @@ def sections(text: str) -> dict[str, str]:
 
 def test_systemd_units_pass_systemd_analyze(tmp_path: Path, plan: Path, kit: Any) -> None:
     exe = shutil.which("true") or "/bin/true"
-    s = Schedule(plan=plan, reports=tmp_path / "reports", spdrill=exe, sign_key=tmp_path / "k" / "drill-signing.key")
+    s = Schedule(
+        plan=plan, reports=tmp_path / "reports", spdrill=exe, sign_key=tmp_path / "k" / "drill-signing.key"
+    )
     units = sections(systemd_units(s))
     assert set(units) == {"/etc/systemd/system/spdrill.service", "/etc/systemd/system/spdrill.timer"}
     service = units["/etc/systemd/system/spdrill.service"]
@@ -61,10 +65,16 @@ def test_systemd_units_pass_systemd_analyze(tmp_path: Path, plan: Path, kit: Any
     folder.mkdir()
     for name, text in units.items():
         (folder / Path(name).name).write_text(text)
-    done = subprocess.run(["systemd-analyze", "verify", str(folder / "spdrill.service"), str(folder / "spdrill.timer")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(folder / "spdrill.service"), str(folder / "spdrill.timer")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    cal = subprocess.run(["systemd-analyze", "calendar", "Sun *-*-* 03:00:00"], capture_output=True, text=True)
+    cal = subprocess.run(
+        ["systemd-analyze", "calendar", "Sun *-*-* 03:00:00"], capture_output=True, text=True
+    )
     assert cal.returncode == 0 and "Next elapse" in cal.stdout
 
 
@@ -84,20 +94,41 @@ def test_cron_line_runs_the_plan_and_escapes_percent(tmp_path: Path, plan: Path)
     assert fields[:5] == ["15", "2", "*", "*", "*"]
     assert "%" not in line.replace("\\%", "")  # cron turns a bare % into a newline
     argv = shlex.split(fields[5].split(" >>")[0].replace("\\%", "%"))
-    assert argv == ["spdrill", "run", "--plan", str(plan.resolve()), "--reports", str((tmp_path / "reports").resolve())]
+    assert argv == [
+        "spdrill",
+        "run",
+        "--plan",
+        str(plan.resolve()),
+        "--reports",
+        str((tmp_path / "reports").resolve()),
+    ]
 
 
 def test_kubernetes_cronjob_parses_as_yaml(tmp_path: Path, plan: Path, kit: Any) -> None:
-    s = Schedule(plan=plan, reports=tmp_path / "reports", sign_key=Path("k.key"), history=Path("h.sqlite"),
-                 metrics=Path("m.prom"), image="registry.local/spdrill:0.1.0")
+    s = Schedule(
+        plan=plan,
+        reports=tmp_path / "reports",
+        sign_key=Path("k.key"),
+        history=Path("h.sqlite"),
+        metrics=Path("m.prom"),
+        image="registry.local/spdrill:0.1.0",
+    )
     text = kubernetes_cronjob(s)
     yaml_python = "/usr/bin/python3"
-    probe = subprocess.run([yaml_python, "-c", "import yaml"], capture_output=True) if Path(yaml_python).exists() \
+    probe = (
+        subprocess.run([yaml_python, "-c", "import yaml"], capture_output=True)
+        if Path(yaml_python).exists()
         else None
+    )
     if probe is None or probe.returncode != 0:
         kit.unavailable("Debian's python3-yaml is missing; it parses the generated CronJob")
-    done = subprocess.run([yaml_python, "-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"],
-                          input=text, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [yaml_python, "-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["apiVersion"] == "batch/v1" and doc["kind"] == "CronJob"
@@ -106,9 +137,19 @@ def test_kubernetes_cronjob_parses_as_yaml(tmp_path: Path, plan: Path, kit: Any)
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
     c = pod["containers"][0]
     assert c["image"] == "registry.local/spdrill:0.1.0" and c["command"] == ["spdrill"]
-    assert c["args"] == ["run", "--plan", "/etc/spdrill/plan.toml", "--reports", "/reports", "--sign",
-                         "/etc/spdrill/key/drill-signing.key", "--metrics", "/reports/spdrill.prom", "--history",
-                         "/reports/history.sqlite"]
+    assert c["args"] == [
+        "run",
+        "--plan",
+        "/etc/spdrill/plan.toml",
+        "--reports",
+        "/reports",
+        "--sign",
+        "/etc/spdrill/key/drill-signing.key",
+        "--metrics",
+        "/reports/spdrill.prom",
+        "--history",
+        "/reports/history.sqlite",
+    ]
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     assert mounts["reports"]["mountPath"] == "/reports" and mounts["plan"]["readOnly"] is True
     vols = {v["name"]: v for v in pod["volumes"]}
@@ -116,8 +157,14 @@ def test_kubernetes_cronjob_parses_as_yaml(tmp_path: Path, plan: Path, kit: Any)
     assert vols["key"]["secret"]["defaultMode"] == 0o400
 
 
-@pytest.mark.parametrize(("field", "kwargs"), [("--name", {"name": "Bad Name"}), ("--cron", {"cron": "* * *"}),
-                                               ("--on-calendar", {"on_calendar": "a\nb"})])
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("--name", {"name": "Bad Name"}),
+        ("--cron", {"cron": "* * *"}),
+        ("--on-calendar", {"on_calendar": "a\nb"}),
+    ],
+)
 def test_bad_schedule_settings_are_usage_errors(tmp_path: Path, field: str, kwargs: dict[str, str]) -> None:
     with pytest.raises(UsageError, match=field):
         Schedule(plan=tmp_path / "p.toml", reports=tmp_path, **kwargs)  # type: ignore[arg-type]

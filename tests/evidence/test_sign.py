@@ -1,4 +1,4 @@
-"""Signed evidence bundles: keygen, bundle, verify; every member tampered in turn is named; real tools agree."""
+"""Signed evidence bundles: keygen, bundle, verify; each member tampered in turn is named; tools agree."""
 
 from __future__ import annotations
 
@@ -60,8 +60,9 @@ def rewrite(path: Path, change: Callable[[dict[str, bytes]], dict[str, bytes]]) 
     path.write_bytes(gzip.compress(raw.getvalue()))
 
 
-def test_keygen_writes_a_private_pem_0600_and_never_overwrites(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_keygen_writes_a_private_pem_0600_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli("keygen", "--out", str(tmp_path / "k")) == 0
     key, pub = tmp_path / "k" / "drill-signing.key", tmp_path / "k" / "drill-signing.pub"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -76,11 +77,20 @@ def test_keygen_writes_a_private_pem_0600_and_never_overwrites(tmp_path: Path,
     assert "already exists" in capsys.readouterr().err
 
 
-def test_bundle_has_every_member_and_verifies(bundle: Path, keys: tuple[Path, Path],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_bundle_has_every_member_and_verifies(
+    bundle: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     names = set(members(bundle))
-    assert names == {"drill.json", "junit-drill.xml", "junit-pytest.xml", "report.html", "logs/daemon.log",
-                     "logs/miner.log", MANIFEST, SIGNATURE}
+    assert names == {
+        "drill.json",
+        "junit-drill.xml",
+        "junit-pytest.xml",
+        "report.html",
+        "logs/daemon.log",
+        "logs/miner.log",
+        MANIFEST,
+        SIGNATURE,
+    }
     v = verify_bundle(bundle, load_public_key(keys[1]))
     assert v.ok, v.problems
     assert cli("verify", str(bundle), "--pubkey", str(keys[1])) == 0
@@ -94,13 +104,22 @@ def test_bundle_is_reproducible(tmp_path: Path, bundle: Path, keys: tuple[Path, 
     assert again.read_bytes() == bundle.read_bytes()  # ed25519 signatures are deterministic
 
 
-MEMBERS = ["drill.json", "junit-drill.xml", "junit-pytest.xml", "report.html", "logs/daemon.log",
-           "logs/miner.log", MANIFEST, SIGNATURE]
+MEMBERS = [
+    "drill.json",
+    "junit-drill.xml",
+    "junit-pytest.xml",
+    "report.html",
+    "logs/daemon.log",
+    "logs/miner.log",
+    MANIFEST,
+    SIGNATURE,
+]
 
 
 @pytest.mark.parametrize("member", MEMBERS)
-def test_tampering_with_any_member_is_named(bundle: Path, keys: tuple[Path, Path], member: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampering_with_any_member_is_named(
+    bundle: Path, keys: tuple[Path, Path], member: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     def flip(m: dict[str, bytes]) -> dict[str, bytes]:
         data = bytearray(m[member])
         i = len(data) - 20 if member == SIGNATURE else len(data) // 2  # inside the base64 signature
@@ -125,10 +144,13 @@ def test_a_missing_member_is_named(bundle: Path, keys: tuple[Path, Path], member
 def test_an_extra_or_doubled_member_is_named(bundle: Path, keys: tuple[Path, Path]) -> None:
     rewrite(bundle, lambda m: {**m, "logs/extra.log": b"planted\n"})
     assert [str(p) for p in verify_bundle(bundle, load_public_key(keys[1])).problems] == [
-        "logs/extra.log: extra member: not listed in the signed manifest"]
+        "logs/extra.log: extra member: not listed in the signed manifest"
+    ]
     original = members(bundle)
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:  # tar lets a name appear twice; extraction keeps the last
+    with tarfile.open(
+        fileobj=raw, mode="w"
+    ) as tar:  # tar lets a name appear twice; extraction keeps the last
         for name, data in [*original.items(), ("drill.json", b'{"verdict": "pass"}')]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -137,8 +159,9 @@ def test_an_extra_or_doubled_member_is_named(bundle: Path, keys: tuple[Path, Pat
     assert "drill.json" in [p.member for p in verify_bundle(bundle, load_public_key(keys[1])).problems]
 
 
-def test_a_member_and_its_manifest_line_changed_together_fail_on_the_manifest(bundle: Path,
-                                                                              keys: tuple[Path, Path]) -> None:
+def test_a_member_and_its_manifest_line_changed_together_fail_on_the_manifest(
+    bundle: Path, keys: tuple[Path, Path]
+) -> None:
     import hashlib
 
     def forge(m: dict[str, bytes]) -> dict[str, bytes]:
@@ -150,15 +173,17 @@ def test_a_member_and_its_manifest_line_changed_together_fail_on_the_manifest(bu
     assert [p.member for p in verify_bundle(bundle, load_public_key(keys[1])).problems] == [MANIFEST]
 
 
-def test_wrong_key_is_exit_1_naming_the_signature(tmp_path: Path, bundle: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_key_is_exit_1_naming_the_signature(
+    tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, other = keygen(tmp_path / "other")
     assert cli("verify", str(bundle), "--pubkey", str(other)) == 1
     assert f"{SIGNATURE}: signed with another key" in capsys.readouterr().err
 
 
-def test_damaged_archive_is_exit_1(bundle: Path, keys: tuple[Path, Path],
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_damaged_archive_is_exit_1(
+    bundle: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     data = bytearray(bundle.read_bytes())
     data[len(data) // 2] ^= 0xFF
     bundle.write_bytes(bytes(data))
@@ -166,8 +191,9 @@ def test_damaged_archive_is_exit_1(bundle: Path, keys: tuple[Path, Path],
     assert "evidence.tar.gz" in capsys.readouterr().err
 
 
-def test_usage_errors_are_exit_2_without_traceback(tmp_path: Path, bundle: Path, keys: tuple[Path, Path],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_are_exit_2_without_traceback(
+    tmp_path: Path, bundle: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.pub"
     bad.write_text("not a key\n")
     assert cli("verify", str(bundle), "--pubkey", str(bad)) == 2
@@ -184,7 +210,8 @@ def test_private_key_errors_never_quote_the_key(tmp_path: Path) -> None:
     from spdrill.errors import InputError
 
     ecpem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     path = tmp_path / "ec.key"
     path.write_bytes(ecpem)
     with pytest.raises(InputError, match="expected ed25519") as exc:
@@ -196,13 +223,17 @@ def test_openssh_public_key_is_accepted(bundle: Path, keys: tuple[Path, Path], t
     from cryptography.hazmat.primitives import serialization
 
     ssh = tmp_path / "id.pub"
-    ssh.write_bytes(load_public_key(keys[1]).public_bytes(serialization.Encoding.OpenSSH,
-                                                          serialization.PublicFormat.OpenSSH))
+    ssh.write_bytes(
+        load_public_key(keys[1]).public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+    )
     assert verify_bundle(bundle, load_public_key(ssh)).ok
 
 
-def test_sha256sum_and_openssl_agree_with_the_bundle(bundle: Path, keys: tuple[Path, Path], tmp_path: Path,
-                                                     kit: Any) -> None:
+def test_sha256sum_and_openssl_agree_with_the_bundle(
+    bundle: Path, keys: tuple[Path, Path], tmp_path: Path, kit: Any
+) -> None:
     """Independent tools: a customer without spdrill can check the hashes and the signature."""
     if not shutil.which("sha256sum") or not shutil.which("openssl"):
         kit.unavailable("sha256sum or openssl missing (coreutils, openssl)")
@@ -212,13 +243,46 @@ def test_sha256sum_and_openssl_agree_with_the_bundle(bundle: Path, keys: tuple[P
         tar.extractall(out, filter="data")
     done = subprocess.run(["sha256sum", "--strict", "-c", MANIFEST], cwd=out, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    sig_b64 = next(line.split(": ", 1)[1] for line in (out / SIGNATURE).read_text().splitlines()
-                   if line.startswith("signature: "))
+    sig_b64 = next(
+        line.split(": ", 1)[1]
+        for line in (out / SIGNATURE).read_text().splitlines()
+        if line.startswith("signature: ")
+    )
     (out / "sig.bin").write_bytes(base64.b64decode(sig_b64))
-    ok = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(keys[1]), "-rawin",
-                         "-in", str(out / MANIFEST), "-sigfile", str(out / "sig.bin")], capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            str(keys[1]),
+            "-rawin",
+            "-in",
+            str(out / MANIFEST),
+            "-sigfile",
+            str(out / "sig.bin"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0 and "Signature Verified Successfully" in ok.stdout, ok.stdout + ok.stderr
     (out / MANIFEST).write_text((out / MANIFEST).read_text() + "\n")
-    bad = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(keys[1]), "-rawin",
-                          "-in", str(out / MANIFEST), "-sigfile", str(out / "sig.bin")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            str(keys[1]),
+            "-rawin",
+            "-in",
+            str(out / MANIFEST),
+            "-sigfile",
+            str(out / "sig.bin"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0
