@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import pytest
@@ -200,22 +199,6 @@ def test_repr_of_clients_hides_token(fake_lotus: Any, token: str) -> None:
     for client in (FullNodeClient(info), MinerClient(info), WorkerClient(info)):
         assert token not in repr(client)
         client.close()
-
-
-def test_sector_parsing_is_linear() -> None:
-    def best_of_3(items: list[dict[str, Any]]) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            parse_sectors("m", items)
-            times.append(time.perf_counter() - start)
-        return min(times)  # the least disturbed run: CI shares two cores with other tests
-
-    small = [dict(SECTOR, SectorNumber=i) for i in range(10_000)]
-    big = [dict(SECTOR, SectorNumber=i) for i in range(100_000)]
-    assert parse_sectors("m", big)[-1].sector_number == 99_999
-    # 10x the sectors; linear parsing takes ~10x, quadratic ~100x
-    assert best_of_3(big) < 30 * best_of_3(small)
 
 
 def test_sectors_filter_accepts_plain_numbers(fake_lotus: Any) -> None:
