@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from spdrill.errors import DrillError
+from spdrill.evidence.compare import comparison, render_comparison_html
 from spdrill.evidence.history import History, Regression
 from spdrill.evidence.html import render_html
 from spdrill.evidence.junit import drill_junit
@@ -22,8 +23,8 @@ from spdrill.journal import Journal
 from spdrill.plan import Plan
 from spdrill.redact import redact
 
-__all__ = ["drill_junit", "drill_record", "record_json", "render_html", "seal", "verify_bundle",
-           "write_drill_reports"]
+__all__ = ["comparison", "drill_junit", "drill_record", "record_json", "render_comparison_html",
+           "render_html", "seal", "verify_bundle", "write_drill_reports"]
 
 log = logging.getLogger("spdrill.evidence")
 TREND_LIMIT = 20
