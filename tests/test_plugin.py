@@ -90,8 +90,7 @@ def unreachable(drill):
 
 
 def test_plan_option_error_exits_2(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest('pytest_plugins = ["fixtures.plan"]\nimport sys\nsys.path.insert(0, %r)\n'
-                          % str(pytester.path.parent))
+    pytester.makeconftest('pytest_plugins = ["fixtures.plan"]\n')
     bad = pytester.makefile(".toml", plan='[drill]\nactor = "f01000"\n[objectives]\nrto = "4 hours"\n')
     pytester.makepyfile(test_d="def test_x(plan):\n    pass\n")
     import shutil

@@ -33,7 +33,8 @@ def test_spawn_run_and_close_leave_nothing(tmp_path: Path, monkeypatch: pytest.M
     assert res.returncode == 0 and res.stdout.strip() == "t1"
     # a role that ignores SIGTERM and leaves a child in its group: both must go
     code = ("import os,signal,subprocess,sys,time;signal.signal(signal.SIGTERM,signal.SIG_IGN);"
-            "subprocess.Popen([sys.executable,'-c','import time;time.sleep(60)']);print('up',flush=True);time.sleep(60)")
+            "subprocess.Popen([sys.executable,'-c','import time;time.sleep(60)']);"
+            "print('up',flush=True);time.sleep(60)")
     t.spawn("daemon", [sys.executable, "-c", code], env={}, port=0)
     for _ in range(50):
         if "up" in t.logs().get("daemon", ""):

@@ -149,10 +149,12 @@ def test_bad_plan_exits_2_without_traceback(sim_drill: Callable[..., SimDrill]) 
     assert "objectives.rto" in run.stderr and "Traceback" not in run.stderr + run.stdout
 
 
-def test_attach_target_unreachable_exits_3(sim_drill: Callable[..., SimDrill], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attach_target_unreachable_exits_3(sim_drill: Callable[..., SimDrill],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     sim = sim_drill()
-    monkeypatch.setenv("FULLNODE_API_INFO", "eyJhbGciOiJIUzI1NiJ9.eyJBbGxvdyI6WyJyZWFkIl19.c2lnbmF0dXJl:/ip4/127.0.0.1/tcp/9/http")
-    monkeypatch.setenv("MINER_API_INFO", "eyJhbGciOiJIUzI1NiJ9.eyJBbGxvdyI6WyJyZWFkIl19.c2lnbmF0dXJl:/ip4/127.0.0.1/tcp/9/http")
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJBbGxvdyI6WyJyZWFkIl19.c2lnbmF0dXJl"
+    monkeypatch.setenv("FULLNODE_API_INFO", f"{token}:/ip4/127.0.0.1/tcp/9/http")
+    monkeypatch.setenv("MINER_API_INFO", f"{token}:/ip4/127.0.0.1/tcp/9/http")
     run = sim.run("--target", "attach")
     assert run.rc == 3, run.stdout + run.stderr
     assert "c2lnbmF0dXJl" not in run.stdout + run.stderr
