@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,10 @@ from lotus_sim.chain import ChainSync, cid_for, rfc3339
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.perms import DAEMON_PERMS
 from lotus_sim.rpc import Api, JsonStream, RpcError
-from lotus_sim.world import SectorInfo, World
+from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
+from lotus_sim.world import World
 
-__all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode", "sector_json"]
+__all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode", "record_to"]
 
 API_VERSION_V1 = 131840  # 2.3.0
 API_VERSION_V0 = 66816  # 1.5.0
@@ -26,27 +27,6 @@ NODE_VERSION = "1.36.2-dev+lotus-sim"
 # A network total of about 25 EiB; only its type and order of magnitude matter to callers.
 TOTAL_POWER = str(25 * (1 << 60))
 MIN_POWER = 10 * (1 << 40)  # consensus minimum: 10 TiB
-
-
-def sector_json(info: SectorInfo) -> dict[str, Any]:
-    """SectorOnChainInfo JSON of one sector (SectorKeyCID is null: never snap-upgraded)."""
-    return {
-        "SectorNumber": info.number,
-        "SealProof": info.seal_proof,
-        "SealedCID": {"/": info.sealed_cid},
-        "Activation": info.activation,
-        "Expiration": info.expiration,
-        "DealWeight": str(info.deal_weight),
-        "VerifiedDealWeight": str(info.verified_deal_weight),
-        "InitialPledge": str(info.initial_pledge),
-        "ExpectedDayReward": str(info.expected_day_reward),
-        "ExpectedStoragePledge": str(info.expected_storage_pledge),
-        "PowerBaseEpoch": info.power_base_epoch,
-        "ReplacedDayReward": str(info.replaced_day_reward),
-        "SectorKeyCID": None,
-        "Flags": info.flags,
-        "DailyFee": str(info.daily_fee),
-    }
 
 
 class DaemonNode:
@@ -167,24 +147,7 @@ class DaemonNode:
 
     def miner_info(self, addr: str, tsk: Any) -> dict[str, Any]:
         """Filecoin.StateMinerInfo."""
-        w = self._miner(addr)
-        return {
-            "Owner": w.owner.id_address,
-            "Worker": w.worker.id_address,
-            "NewWorker": "<empty>",
-            "ControlAddresses": [c.id_address for c in w.controls],
-            "WorkerChangeEpoch": -1,
-            "PeerId": w.peer_id,
-            "Multiaddrs": [],
-            "WindowPoStProofType": w.proofs.window_post_proof,
-            "SectorSize": w.sector_size,
-            "WindowPoStPartitionSectors": w.proofs.partition_sectors,
-            "ConsensusFaultElapsed": -1,
-            "PendingOwnerAddress": None,
-            "Beneficiary": w.owner.id_address,
-            "BeneficiaryTerm": {"Quota": "0", "UsedQuota": "0", "Expiration": 0},
-            "PendingBeneficiaryTerm": None,
-        }
+        return miner_info_json(self._miner(addr))
 
     def proving_deadline(self, addr: str, tsk: Any) -> dict[str, Any]:
         """Filecoin.StateMinerProvingDeadline at the head."""
@@ -224,37 +187,23 @@ class DaemonNode:
             })
         return out
 
-    def _sector_stream(self, w: World, numbers: Iterator[int]) -> JsonStream:
-        def fragments() -> Iterator[str]:
-            yield "["
-            first = True
-            for n in numbers:
-                info = w.sector_info(n)
-                if info is None:
-                    continue
-                yield ("" if first else ",") + json.dumps(sector_json(info), separators=(",", ":"))
-                first = False
-            yield "]"
-
-        return JsonStream(fragments())
-
     def miner_sectors(self, addr: str, filt: Any, tsk: Any) -> JsonStream:
         """Filecoin.StateMinerSectors (streamed: a million sectors never sit in memory as JSON)."""
         w = self._miner(addr)
         if filt is None:
-            return self._sector_stream(w, iter(w.all_sectors()))
+            return sector_stream(w, iter(w.all_sectors()))
         if not isinstance(filt, list):
             raise RpcError("sector filter must be an RLE+ bitfield JSON list like [0,3,5,2]")
         try:
             wanted = list(decode_runs(filt))
         except ValueError as exc:
             raise RpcError(f"sector filter: {exc}") from exc
-        return self._sector_stream(w, iter(wanted))
+        return sector_stream(w, iter(wanted))
 
     def active_sectors(self, addr: str, tsk: Any) -> JsonStream:
         """Filecoin.StateMinerActiveSectors."""
         w = self._miner(addr)
-        return self._sector_stream(w, iter(w.active_sectors()))
+        return sector_stream(w, iter(w.active_sectors()))
 
     def faults(self, addr: str, tsk: Any) -> list[int]:
         """Filecoin.StateMinerFaults."""

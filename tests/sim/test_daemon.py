@@ -242,3 +242,12 @@ def test_sectors_filter_and_partitions_agree_with_fixture(running: Stand) -> Non
     assert [s["SectorNumber"] for s in picked] == [1, 2]
     assert len(api.call("StateMinerSectors", info["miner"], None, [])) == info["sectors"]
     assert json.dumps(api.call("StateSectorGetInfo", info["miner"], 10**9, [])) == "null"
+
+
+def test_streamed_sector_text_equals_the_dict_form() -> None:
+    from lotus_sim.policy import sector_info
+    from lotus_sim.statejson import sector_json, sector_json_text
+
+    for number in (0, 7, 123456):
+        info = sector_info(number, 3, 32 << 30, 5_000_000, 1000)
+        assert json.loads(sector_json_text(info)) == sector_json(info)

@@ -1,0 +1,88 @@
+"""Lotus's JSON forms of miner state: SectorOnChainInfo (also streamed for huge miners) and MinerInfo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from lotus_sim.rpc import JsonStream
+from lotus_sim.world import SectorInfo, World
+
+__all__ = ["miner_info_json", "sector_json", "sector_json_text", "sector_stream"]
+
+
+def sector_json(info: SectorInfo) -> dict[str, Any]:
+    """SectorOnChainInfo JSON of one sector (SectorKeyCID is null: never snap-upgraded)."""
+    return {
+        "SectorNumber": info.number,
+        "SealProof": info.seal_proof,
+        "SealedCID": {"/": info.sealed_cid},
+        "Activation": info.activation,
+        "Expiration": info.expiration,
+        "DealWeight": str(info.deal_weight),
+        "VerifiedDealWeight": str(info.verified_deal_weight),
+        "InitialPledge": str(info.initial_pledge),
+        "ExpectedDayReward": str(info.expected_day_reward),
+        "ExpectedStoragePledge": str(info.expected_storage_pledge),
+        "PowerBaseEpoch": info.power_base_epoch,
+        "ReplacedDayReward": str(info.replaced_day_reward),
+        "SectorKeyCID": None,
+        "Flags": info.flags,
+        "DailyFee": str(info.daily_fee),
+    }
+
+
+_SECTOR_TEMPLATE = (
+    '{{"SectorNumber":{n},"SealProof":{p},"SealedCID":{{"/":"{cid}"}},"Activation":{a},"Expiration":{e},'
+    '"DealWeight":"{dw}","VerifiedDealWeight":"{vdw}","InitialPledge":"{ip}","ExpectedDayReward":"{edr}",'
+    '"ExpectedStoragePledge":"{esp}","PowerBaseEpoch":{pbe},"ReplacedDayReward":"{rdr}","SectorKeyCID":null,'
+    '"Flags":{f},"DailyFee":"{fee}"}}'
+)
+
+
+def sector_json_text(info: SectorInfo) -> str:
+    """sector_json(info), encoded: a template is several times faster than json.dumps per sector."""
+    return _SECTOR_TEMPLATE.format(
+        n=info.number, p=info.seal_proof, cid=info.sealed_cid, a=info.activation, e=info.expiration,
+        dw=info.deal_weight, vdw=info.verified_deal_weight, ip=info.initial_pledge,
+        edr=info.expected_day_reward, esp=info.expected_storage_pledge, pbe=info.power_base_epoch,
+        rdr=info.replaced_day_reward, f=info.flags, fee=info.daily_fee,
+    )
+
+
+def miner_info_json(w: World) -> dict[str, Any]:
+    """MinerInfo JSON (no pending worker, owner or beneficiary changes)."""
+    return {
+        "Owner": w.owner.id_address,
+        "Worker": w.worker.id_address,
+        "NewWorker": "<empty>",
+        "ControlAddresses": [c.id_address for c in w.controls],
+        "WorkerChangeEpoch": -1,
+        "PeerId": w.peer_id,
+        "Multiaddrs": [],
+        "WindowPoStProofType": w.proofs.window_post_proof,
+        "SectorSize": w.sector_size,
+        "WindowPoStPartitionSectors": w.proofs.partition_sectors,
+        "ConsensusFaultElapsed": -1,
+        "PendingOwnerAddress": None,
+        "Beneficiary": w.owner.id_address,
+        "BeneficiaryTerm": {"Quota": "0", "UsedQuota": "0", "Expiration": 0},
+        "PendingBeneficiaryTerm": None,
+    }
+
+
+def sector_stream(w: World, numbers: Iterator[int]) -> JsonStream:
+    """A streamed JSON list of SectorOnChainInfo for the live sectors among `numbers`."""
+
+    def fragments() -> Iterator[str]:
+        yield "["
+        first = True
+        for n in numbers:
+            info = w.sector_info(n)
+            if info is None:
+                continue
+            yield ("" if first else ",") + sector_json_text(info)
+            first = False
+        yield "]"
+
+    return JsonStream(fragments())
