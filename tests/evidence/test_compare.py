@@ -11,8 +11,9 @@ from spdrill.journal import Journal, Outcome, RestorePointRecord
 
 
 def candidate_of(j: Journal, **kw: Any) -> Journal:
-    return replace(j, drill_id="20261126T140000Z-c4nd1d", versions={"lotus": "1.29.0-rc1", "spdrill": "0.1.0"},
-                   **kw)
+    return replace(
+        j, drill_id="20261126T140000Z-c4nd1d", versions={"lotus": "1.29.0-rc1", "spdrill": "0.1.0"}, **kw
+    )
 
 
 def test_same_result_is_safe(kit: Any) -> None:
