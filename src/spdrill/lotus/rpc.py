@@ -78,7 +78,12 @@ class RpcClient:
         """Call ``Filecoin.<method>`` with positional ``params``; returns the decoded ``result``."""
         full = method if "." in method else f"Filecoin.{method}"
         request_id = next(self._ids)
-        body = {"jsonrpc": "2.0", "id": request_id, "method": full, "params": list(params)}
+        response = self._post(full, request_id, list(params), timeout)
+        return self._result(full, request_id, response)
+
+    def _post(self, full: str, request_id: int, params: list[Any], timeout: float | None) -> httpx.Response:
+        """POST one request; transport failures become LotusTransportError."""
+        body = {"jsonrpc": "2.0", "id": request_id, "method": full, "params": params}
         log.debug("calling %s at %s", full, self.url)
         try:
             response = self._client.post(
@@ -100,6 +105,32 @@ class RpcClient:
                 f"({type(exc).__name__}: {self._scrub(str(exc))}); "
                 "check the address in *_API_INFO and that the Lotus process is running"
             ) from exc
+        return response
+
+    def call_list_bytes(self, method: str, *params: Any, timeout: float | None = None) -> bytes | Any:
+        """Like :meth:`call`, but a list result comes back as its raw JSON bytes (for million-item lists).
+
+        The envelope is still checked (JSON-RPC 2.0, matching id, no error); only the array itself is left
+        undecoded. A result that is not a JSON array comes back decoded, as :meth:`call` returns it.
+        """
+        full = method if "." in method else f"Filecoin.{method}"
+        request_id = next(self._ids)
+        response = self._post(full, request_id, list(params), timeout)
+        body = response.content
+        start, end = body.find(b'"result":['), body.rfind(b"]")
+        # Only a flat array (no nested '[' or ']') is handed back raw: the slice is then exactly the result.
+        if response.status_code == 200 and 0 <= start < end and body.count(b"[", start, end + 1) == 1:
+            try:
+                envelope = json.loads(body[:start] + b'"result":null' + body[end + 1 :])
+            except ValueError:
+                envelope = None
+            if (
+                isinstance(envelope, dict)
+                and envelope.get("jsonrpc") == "2.0"
+                and envelope.get("id") == request_id
+                and envelope.get("error") is None
+            ):
+                return body[start + 9 : end + 1]
         return self._result(full, request_id, response)
 
     def _result(self, method: str, request_id: int, response: httpx.Response) -> Any:
