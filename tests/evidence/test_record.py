@@ -132,3 +132,18 @@ def test_non_finite_fact_becomes_null_and_json_stays_standard(journal: Journal) 
 
 def test_record_is_a_pure_function_of_the_journal(kit: Any) -> None:
     assert record_json(kit.make_journal()) == record_json(kit.make_journal())
+
+
+def test_phase_facts_may_hold_lists_and_tables(journal: Journal) -> None:
+    """Real drills note lists (GPU models) in phase facts; the record keeps them as JSON and stays valid."""
+    p = replace(
+        journal.phases[0], facts={"gpus": ["NVIDIA H100 80GB HBM3"], "t": {"a": (1, 2)}, "s": {"b", "a"}}
+    )
+    rec = drill_record(replace(journal, phases=(p, *journal.phases[1:])))
+    assert rec["phases"][0]["facts"] == {
+        "gpus": ["NVIDIA H100 80GB HBM3"],
+        "t": {"a": [1, 2]},
+        "s": ["a", "b"],
+    }
+    assert errors(rec) == []
+    json.dumps(rec, allow_nan=False)

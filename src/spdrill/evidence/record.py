@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from spdrill.journal import Check, Fact, Journal, Phase, RestorePointRecord
+from spdrill.journal import Check, Journal, Phase, RestorePointRecord
 from spdrill.phases import critical_path, overhead, rto
 
 RECORD_VERSION = 1
@@ -68,9 +68,25 @@ def _iso(when: datetime) -> str:
     return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
-def _facts(facts: Mapping[str, Fact]) -> dict[str, Fact]:
-    # JSON has no NaN/Infinity; a non-finite measurement is recorded as "not measured".
-    return {str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in facts.items()}
+def _jsonable(value: Any) -> Any:
+    """Plain JSON for a fact: phase notes may hold lists and tables; JSON has no NaN, so those become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return [_jsonable(v) for v in sorted(value, key=str)]  # sorted: the record must be reproducible
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return _iso(value)
+    return str(value)
+
+
+def _facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _jsonable(v) for k, v in facts.items()}
 
 
 def _met(value: float | None, objective: float | None) -> bool | None:
