@@ -136,9 +136,9 @@ def test_record_is_a_pure_function_of_the_journal(kit: Any) -> None:
 
 def test_phase_facts_may_hold_lists_and_tables(journal: Journal) -> None:
     """Real drills note lists (GPU models) in phase facts; the record keeps them as JSON and stays valid."""
-    p = replace(
-        journal.phases[0], facts={"gpus": ["NVIDIA H100 80GB HBM3"], "t": {"a": (1, 2)}, "s": {"b", "a"}}
-    )
+    # Phase.facts is typed as scalars, but PhaseNote.facts (Any) lets bring-up note lists: model that.
+    facts: dict[str, Any] = {"gpus": ["NVIDIA H100 80GB HBM3"], "t": {"a": (1, 2)}, "s": {"b", "a"}}
+    p = replace(journal.phases[0], facts=facts)
     rec = drill_record(replace(journal, phases=(p, *journal.phases[1:])))
     assert rec["phases"][0]["facts"] == {
         "gpus": ["NVIDIA H100 80GB HBM3"],
