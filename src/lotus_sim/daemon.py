@@ -307,7 +307,15 @@ class DaemonNode:
             "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
             "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool_push,
         }
-        return Api(methods, DAEMON_PERMS)
+        return Api(methods, DAEMON_PERMS, on_denied=self._denied)
+
+    def _denied(self, method: str, params: list[Any], text: str) -> None:
+        if method != "MpoolPushMessage":
+            return
+        msg = params[0] if params and isinstance(params[0], dict) else {}
+        self._record({"time": rfc3339(time.time()), "from": msg.get("From"), "key": None, "to": msg.get("To"),
+                      "method": msg.get("Method"), "params": msg.get("Params"), "accepted": False,
+                      "error": text})
 
 
 def record_to(path: Path) -> Callable[[dict[str, Any]], None]:

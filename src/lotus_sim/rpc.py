@@ -52,6 +52,8 @@ class Api:
 
     methods: dict[str, Callable[..., Any]]
     perms: Mapping[str, str]
+    # Told about calls refused for want of permission (the daemon records refused mpool pushes too).
+    on_denied: Callable[[str, list[Any], str], None] | None = None
     _signatures: dict[str, inspect.Signature] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +70,10 @@ class Api:
             raise RpcError(f"method '{full_name}' not found", CODE_NOT_FOUND)
         need = self.perms[name]
         if need not in allow:
-            raise RpcError(missing_permission_text(name, need))
+            text = missing_permission_text(name, need)
+            if self.on_denied is not None:
+                self.on_denied(name, params, text)
+            raise RpcError(text)
         sig = self._signatures[name]
         if len(params) != len(sig.parameters):
             counts = f"{len(params)} != {len(sig.parameters)}"

@@ -136,6 +136,19 @@ class Stand:
         path = self.lotus_repo / "sim-records" / "mpool-push.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
+    def fault(self, spec: str) -> None:
+        """Apply a file fault with `lotus-sim fault`, then refresh the workspace repos and fixture.json."""
+        import shutil
+        import sys
+
+        result = subprocess.run([sys.executable, "-m", "lotus_sim.cli", "fault", str(self.root), spec],
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        for repo, name in ((self.lotus_repo, "lotus"), (self.miner_repo, "lotus-miner")):
+            shutil.rmtree(repo)
+            shutil.copytree(self.root / "restore-point" / name, repo)
+        self.info = json.loads((self.root / "fixture.json").read_text())
+
     def stop_all(self) -> None:
         """Stop every started program, newest first."""
         for proc in reversed(self.procs):

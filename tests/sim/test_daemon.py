@@ -209,7 +209,9 @@ def test_mpool_push_needs_sign_permission(running: Stand) -> None:
     write = running.run("lotus", "auth", "create-token", "--perm", "write").stdout.strip()
     with pytest.raises(CallError, match="need 'sign'"):
         running.daemon(token=write).call("MpoolPushMessage", {"To": "f01000", "From": "f01002"}, None)
-    assert running.records() == []  # refused before the daemon looked at it
+    (record,) = running.records()  # refused for the token, and still recorded as an attempt
+    assert (record["from"], record["accepted"], record["error"]) == (
+        "f01002", False, "missing permission to invoke 'MpoolPushMessage' (need 'sign')")
 
 
 def test_cli_without_a_running_daemon_fails_cleanly(stand: Stand) -> None:
