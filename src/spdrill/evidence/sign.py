@@ -31,6 +31,7 @@ SIG_HEADER = "spdrill-signature-v1"
 REQUIRED = ("drill.json", "junit-drill.xml", "report.html")
 OPTIONAL = ("junit-pytest.xml",)
 BUNDLE_NAME = "evidence.tar.gz"
+KEPT = (MANIFEST, SIGNATURE, "drill.json")  # small members verification reads; the rest is only hashed
 
 
 def collect(folder: Path) -> dict[str, bytes]:
@@ -105,32 +106,44 @@ class Verification:
         return not self.problems
 
 
-def _members(bundle: Path) -> Iterator[tuple[str, bytes | None]]:
-    """(name, bytes) per archive entry; bytes None for anything but a regular file."""
+def _members(bundle: Path) -> Iterator[tuple[str, str | None, bytes | None]]:
+    """(name, sha256, bytes) per archive entry, hashed in chunks; bytes kept only for what is read later."""
     with tarfile.open(bundle, mode="r:gz") as tar:
         for info in tar:
             f = tar.extractfile(info) if info.isreg() else None
-            yield info.name, None if f is None else f.read()
+            if f is None:
+                yield info.name, None, None
+                continue
+            h, kept = hashlib.sha256(), bytearray()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                if info.name in KEPT:
+                    kept += chunk
+            yield info.name, h.hexdigest(), bytes(kept) if info.name in KEPT else None
 
 
-def _read_bundle(v: Verification) -> dict[str, bytes]:
+def _read_bundle(v: Verification) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Every member's SHA-256, and the bytes of the manifest, the signature and the record."""
     if not v.bundle.is_file():
         raise InputError(f"{v.bundle}: no such bundle file; pass the evidence.tar.gz of a drill")
-    found: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
+    kept: dict[str, bytes] = {}
     try:
-        for name, data in _members(v.bundle):
+        for name, digest, data in _members(v.bundle):
             v.members.append(name)
             p = PurePosixPath(name)
-            if p.is_absolute() or ".." in p.parts or data is None:
+            if p.is_absolute() or ".." in p.parts or digest is None:
                 v.problems.append(Problem(name, "unexpected entry (not a plain file inside the bundle)"))
-            elif name in found:
+            elif name in digests:
                 v.problems.append(Problem(name, "appears twice in the archive"))
             else:
-                found[name] = data
+                digests[name] = digest
+                if data is not None:
+                    kept[name] = data
     except (tarfile.TarError, OSError, EOFError, zlib.error, binascii.Error) as exc:
         v.problems.append(Problem(v.bundle.name, f"not a readable tar.gz archive ({exc.__class__.__name__}): "
                                   "the bundle was damaged or altered"))
-    return found
+    return digests, kept
 
 
 def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed25519PublicKey) -> bool:
@@ -162,7 +175,7 @@ def _check_signature(v: Verification, man: bytes, sig_file: bytes, public: Ed255
     return True
 
 
-def _check_manifest(v: Verification, man: bytes, found: dict[str, bytes]) -> None:
+def _check_manifest(v: Verification, man: bytes, found: dict[str, str]) -> None:
     listed: dict[str, str] = {}
     for n, line in enumerate(man.decode("utf-8", errors="replace").splitlines(), 1):
         digest, sep, name = line.partition("  ")
@@ -173,7 +186,7 @@ def _check_manifest(v: Verification, man: bytes, found: dict[str, bytes]) -> Non
     for name, digest in listed.items():
         if name not in found:
             v.problems.append(Problem(name, "missing from the bundle but listed in the manifest"))
-        elif hashlib.sha256(found[name]).hexdigest() != digest:
+        elif found[name] != digest:
             v.problems.append(Problem(name, "altered: its SHA-256 does not match the manifest"))
     for name in found:
         if name not in listed and name not in (MANIFEST, SIGNATURE):
@@ -186,10 +199,10 @@ def _check_manifest(v: Verification, man: bytes, found: dict[str, bytes]) -> Non
 def verify_bundle(bundle: Path, public: Ed25519PublicKey) -> Verification:
     """Recompute every hash, check the manifest's signature with `public`, and name each member at fault."""
     v = Verification(bundle=bundle, key_id=key_id(public))
-    found = _read_bundle(v)
+    found, kept = _read_bundle(v)
     if v.problems and not found:
         return v
-    man, sig = found.get(MANIFEST), found.get(SIGNATURE)
+    man, sig = kept.get(MANIFEST), kept.get(SIGNATURE)
     if man is None:
         v.problems.append(Problem(MANIFEST, "missing: nothing in the bundle can be checked"))
         return v
@@ -198,9 +211,9 @@ def verify_bundle(bundle: Path, public: Ed25519PublicKey) -> Verification:
     elif not _check_signature(v, man, sig, public):
         return v
     _check_manifest(v, man, found)
-    if "drill.json" in found:
+    if "drill.json" in kept:
         try:
-            loaded = json.loads(found["drill.json"])
+            loaded = json.loads(kept["drill.json"])
             v.record = loaded if isinstance(loaded, dict) else None
         except ValueError:
             v.record = None  # a hash problem already names it
