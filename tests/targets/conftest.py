@@ -175,3 +175,35 @@ def drill_leftovers(drill_id: str) -> list[str]:
     from spdrill.reaper import drill_processes
 
     return [f"pid {pid}" for pid, did in drill_processes().items() if did == drill_id]
+
+
+def sim_listens_where_told() -> bool:
+    """Whether the stand-in's daemon binds LOTUS_API_LISTENADDRESS (as real Lotus does without --api)."""
+    import tempfile
+
+    exe = shutil.which("lotus", path=_sim_bindir())
+    if exe is None:
+        return False
+    port = free_port()
+    with tempfile.TemporaryDirectory() as repo:
+        env = {**os.environ, "LOTUS_PATH": repo, "LOTUS_API_LISTENADDRESS": f"/ip4/127.0.0.1/tcp/{port}/http"}
+        proc = subprocess.Popen([exe, "daemon", "--bootstrap=false"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and proc.poll() is None:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        return True
+                time.sleep(0.1)
+            return False
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _sim_bindir() -> str:
+    exe = shutil.which("lotus-sim") or shutil.which("lotus-sim", path=str(Path(sys.executable).parent))
+    if exe is None:
+        return ""
+    return subprocess.run([exe, "bindir"], capture_output=True, text=True, timeout=60).stdout.strip()
