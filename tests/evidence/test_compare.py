@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from spdrill.evidence.compare import comparison, render_comparison_html
+from spdrill.evidence.compare import comparison, render_comparison_html, write_comparison
 from spdrill.journal import Journal, Outcome, RestorePointRecord
 
 
@@ -60,7 +61,7 @@ def test_comparison_html(kit: Any) -> None:
     bad = kit.make_journal(passed=False)
     html = render_comparison_html(base, candidate_of(bad))
     assert 'id="verdict" class="verdict fail">REGRESSED<' in html
-    assert 'id="rto-baseline">1m35s<' in html and 'id="rto-candidate">-' in html
+    assert 'id="rto-baseline">1m35s<' in html and 'id="rto-candidate">not reached<' in html
     assert "<td>1.28.1+mainnet (lotus-sim)</td><td>1.29.0-rc1</td>" in html
     assert len(re.findall(r'<rect class="baseline"', html)) == len(base.phases)
     assert 'id="simulated-banner"' in html
@@ -68,4 +69,15 @@ def test_comparison_html(kit: Any) -> None:
     assert kit.token not in html
     good = render_comparison_html(base, candidate_of(base))
     assert "NO REGRESSION" in good and 'id="regressions"' not in good
+    assert 'id="rto-candidate">1m35s (0.0s)<' in good
     assert Outcome.OK.value in good
+
+
+def test_write_comparison(tmp_path: Path, kit: Any) -> None:
+    import json
+
+    base = kit.make_journal()
+    html = write_comparison(base, candidate_of(kit.make_journal(passed=False)), tmp_path / "cmp")
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert data["verdict"] == "regressed" and html.name == "compare.html" and html.is_file()
+    assert kit.token not in (tmp_path / "cmp" / "compare.json").read_text()

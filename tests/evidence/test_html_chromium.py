@@ -172,3 +172,22 @@ def test_chromium_own_hosts_do_not_hide_font_or_cdn_fetches() -> None:
         "CONNECT update.googleapis.com:443 HTTP/1.1",
     ]
     assert [_host(r) for r in page_fetches(leaks)] == ["fonts.googleapis.com", "cdn.jsdelivr.net"]
+
+
+def test_chromium_shows_the_comparison(
+    chromium: str, tripwire: Tripwire, kit: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from dataclasses import replace
+
+    from spdrill.evidence.compare import write_comparison
+
+    base = kit.make_journal()
+    cand = replace(kit.make_journal(passed=False), drill_id="cand", versions={"lotus": "1.29.0-rc1"})
+    page = write_comparison(base, cand, tmp_path / "cmp")
+    dom = run_chromium(chromium, page, tmp_path, tripwire.port, "--dump-dom")
+    assert 'class="verdict fail">REGRESSED<' in dom and "1.29.0-rc1" in dom
+    assert "check test_post_dry_run passes on the baseline but not on the candidate" in dom
+    shot = output_folder(request.config) / "evidence-compare.png"
+    run_chromium(chromium, page, tmp_path, tripwire.port, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+    assert page_fetches(tripwire.requests) == [], tripwire.requests

@@ -286,3 +286,17 @@ def test_sha256sum_and_openssl_agree_with_the_bundle(
         text=True,
     )
     assert bad.returncode != 0
+
+
+def test_verify_json_output(
+    bundle: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert cli("verify", str(bundle), "--pubkey", str(keys[1]), "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] is True and out["problems"] == [] and out["verdict"] == "pass"
+    rewrite(bundle, lambda m: {k: v for k, v in m.items() if k != "report.html"})
+    assert cli("verify", str(bundle), "--pubkey", str(keys[1]), "--json") == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] is False and out["problems"][0]["member"] == "report.html"

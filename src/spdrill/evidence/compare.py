@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape as _escape
+from pathlib import Path
 from typing import Any
 
 from spdrill.duration import format_duration
@@ -109,6 +111,12 @@ def _d(value: float | None, *, signed: bool = False) -> str:
     return ("+" if signed and value > 0 else "") + format_duration(value)
 
 
+def _rto(value: float | None, delta: float | None = None) -> str:
+    if value is None:
+        return "not reached"
+    return format_duration(value) + ("" if delta is None else f" ({_d(delta, signed=True)})")
+
+
 def _bars(phases: Sequence[dict[str, Any]]) -> str:
     """Two bars per phase (baseline above, candidate below) on one scale."""
     span = max([p[k] or 0.0 for p in phases for k in ("baseline_seconds", "candidate_seconds")] + [1e-9])
@@ -173,8 +181,8 @@ def render_comparison_html(
         '<h2>Drills</h2><table id="sides"><thead><tr><th></th><th>baseline</th><th>candidate</th></tr>'
         f"</thead><tbody><tr><th>drill</th><td>{escape(b['drill_id'])}</td><td>{escape(c['drill_id'])}</td>"
         f'</tr><tr><th>verdict</th><td class="v-base">{b["verdict"].upper()}</td><td class="v-cand">'
-        f'{c["verdict"].upper()}</td></tr><tr><th>RTO</th><td id="rto-baseline">{_d(b["rto_seconds"])}</td>'
-        f'<td id="rto-candidate">{_d(c["rto_seconds"])} ({_d(cmp["rto_delta_seconds"], signed=True)})</td>'
+        f'{c["verdict"].upper()}</td></tr><tr><th>RTO</th><td id="rto-baseline">{_rto(b["rto_seconds"])}</td>'
+        f'<td id="rto-candidate">{_rto(c["rto_seconds"], cmp["rto_delta_seconds"])}</td>'
         f"</tr><tr><th>restore point</th><td>{escape(', '.join(b['restore_points']))}</td><td>"
         f"{escape(', '.join(c['restore_points']))}</td></tr>{rows}</tbody></table>"
     )
@@ -205,3 +213,14 @@ def render_comparison_html(
         f'"Content-Security-Policy" content="{CSP}"><title>spdrill pre-change validation</title>'
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
     )
+
+
+def write_comparison(baseline: Journal, candidate: Journal, folder: Path, *,
+                     tolerance: float = DEFAULT_TOLERANCE) -> Path:
+    """Write compare.json and compare.html into `folder` (redacted); return the HTML's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = comparison(baseline, candidate, tolerance=tolerance)
+    (folder / "compare.json").write_text(redact(json.dumps(data, indent=2)) + "\n")
+    html = folder / "compare.html"
+    html.write_text(render_comparison_html(baseline, candidate, tolerance=tolerance))
+    return html
