@@ -222,7 +222,8 @@ def worst_case(loads: Sequence[DeadlineLoad], clock: DeadlineClock, rto_seconds:
     starts = sorted({c - 1 for c in closes} | {c - span for c in closes})
     best: Exposure | None = None
     for t0 in starts:
-        candidate = exposure_at(loads, clock, failure_epoch=t0, rto_seconds=rto_seconds, block_delay=block_delay)
+        candidate = exposure_at(loads, clock, failure_epoch=t0, rto_seconds=rto_seconds,
+                                block_delay=block_delay)
         if best is None or (candidate.fee_atto, candidate.sectors) > (best.fee_atto, best.sectors):
             best = candidate
     assert best is not None
@@ -230,7 +231,7 @@ def worst_case(loads: Sequence[DeadlineLoad], clock: DeadlineClock, rto_seconds:
 
 
 def deadline_problem(exposure: Exposure, must_not_miss: Collection[int] | str | None) -> str | None:
-    """Why an outage breaks the plan's must-not-miss deadlines (``"all"`` or indices), or None when it does not."""
+    """Why an outage misses a must-not-miss deadline (``"all"`` or indices); None when it misses none."""
     if must_not_miss is None:
         return None
     missed = exposure.missed_deadlines
@@ -243,5 +244,5 @@ def deadline_problem(exposure: Exposure, must_not_miss: Collection[int] | str | 
     more = f" and {len(hit) - 5} more" if len(hit) > 5 else ""
     return (f"an outage starting at epoch {exposure.failure_epoch} with the measured RTO of "
             f"{exposure.rto_seconds:.0f}s ends at epoch {exposure.recovery_epoch} and misses must-not-miss "
-            f"{listing}{more}: {to_fil(sum(m.fee_atto for m in hit))} FIL in fault fees. Shorten the critical "
-            "path or keep a warm standby for these deadlines")
+            f"{listing}{more}: {to_fil(sum(m.fee_atto for m in hit))} FIL in fault fees. Shorten the "
+            "critical path or keep a warm standby for these deadlines")

@@ -32,8 +32,8 @@ from spdrill.journal import Fact
 from spdrill.lotus.bitfield import Bitfield
 from spdrill.lotus.types import Partition
 
-__all__ = ["DeadlineRow", "Intervals", "ReconciliationReport", "build_report", "count", "intersect", "intervals",
-           "intervals_of", "provable_problem", "subtract", "tabulate", "union"]
+__all__ = ["DeadlineRow", "Intervals", "ReconciliationReport", "build_report", "count", "intersect",
+           "intervals", "intervals_of", "provable_problem", "subtract", "tabulate", "union"]
 
 Intervals = list[tuple[int, int]]  # sorted, disjoint, half-open [start, end)
 MISSING_SAMPLE = 20  # sectors named in the report; the counts carry the rest
@@ -159,23 +159,25 @@ def tabulate(partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad
         submitted = post_submissions[dl] if dl < len(post_submissions) else Bitfield()
         rows.append(DeadlineRow(
             deadline=dl, partitions=len(parts), on_chain=count(live),
-            active=sum(len(p.active_sectors) for p in parts), faulty=sum(len(p.faulty_sectors) for p in parts),
+            active=sum(len(p.active_sectors) for p in parts),
+            faulty=sum(len(p.faulty_sectors) for p in parts),
             recovering=sum(len(p.recovering_sectors) for p in parts), known=count(known_live),
             provable=count(live) - count(missing), missing=count(missing), after_backup=count(after),
             day_reward_atto=day_rewards.get(dl, 0), proven=all(i in submitted for i in range(len(parts)))))
     return tuple(rows), union(missing_all)
 
 
-def build_report(actor: str, clock: DeadlineClock, block_delay: int, partitions: Sequence[Sequence[Partition]], *,
-                 known: Intervals, bad: Mapping[int, str], backup: Intervals | None,
-                 day_rewards: Mapping[int, int], post_submissions: Sequence[Bitfield] = ()) -> ReconciliationReport:
+def build_report(actor: str, clock: DeadlineClock, block_delay: int,
+                 partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad: Mapping[int, str],
+                 backup: Intervals | None, day_rewards: Mapping[int, int],
+                 post_submissions: Sequence[Bitfield] = ()) -> ReconciliationReport:
     """The reconciliation report from typed results (see :func:`tabulate` for the arguments)."""
     rows, missing = tabulate(partitions, known=known, bad=bad, backup=backup, day_rewards=day_rewards,
                              post_submissions=post_submissions)
     live = union(intervals(p.live_sectors) for parts in partitions for p in parts)
     sample = tuple((n, bad.get(n, "")) for n in _first(missing, MISSING_SAMPLE))
-    return ReconciliationReport(actor, clock, block_delay, rows, count(subtract(known, live)), backup is not None,
-                                sample)
+    return ReconciliationReport(actor, clock, block_delay, rows, count(subtract(known, live)),
+                                backup is not None, sample)
 
 
 @dataclass(frozen=True)
@@ -224,9 +226,9 @@ class ReconciliationReport:
 
     def summary(self) -> str:
         """One line for the stage detail and the terminal."""
-        line = (f"{self.on_chain} live sectors in {len(self.rows)} deadlines: {self.known} known to the restored "
-                f"miner, {self.provable} provable, {self.missing} missing; {self.after_backup} sealed after "
-                f"the backup")
+        line = (f"{self.on_chain} live sectors in {len(self.rows)} deadlines: {self.known} known to the "
+                f"restored miner, {self.provable} provable, {self.missing} missing; {self.after_backup} "
+                "sealed after the backup")
         if self.missing_sample:
             line += " (missing: " + ", ".join(str(n) for n, _ in self.missing_sample[:5]) + ")"
         return line
@@ -243,7 +245,8 @@ class ReconciliationReport:
             "period_start": self.clock.period_start, "deadline_index": self.clock.index,
             "challenge_window": self.clock.challenge_window, "period_deadlines": self.clock.period_deadlines,
             "proving_period": self.clock.proving_period, "block_delay": self.block_delay,
-            "on_chain": self.on_chain, "known": self.known, "provable": self.provable, "missing": self.missing,
+            "on_chain": self.on_chain, "known": self.known, "provable": self.provable,
+            "missing": self.missing,
             "sealed_after_backup": self.after_backup, "backup_compared": self.backup_compared,
             "not_on_chain": self.not_on_chain,
             "missing_sample": [[n, why] for n, why in self.missing_sample], "deadlines": rows,
@@ -261,17 +264,17 @@ class ReconciliationReport:
         if isinstance(facts.get("reconciliation"), str):
             facts = json.loads(str(facts["reconciliation"]))
         try:
-            clock = DeadlineClock(int(facts["epoch"]), int(facts["period_start"]), int(facts["deadline_index"]),
-                                  int(facts["challenge_window"]), int(facts["period_deadlines"]),
-                                  int(facts["proving_period"]))
+            clock = DeadlineClock(*(int(facts[k]) for k in ("epoch", "period_start", "deadline_index",
+                                                             "challenge_window", "period_deadlines",
+                                                             "proving_period")))
             rows = tuple(DeadlineRow(**{**r, "day_reward_atto": int(r["day_reward_atto"])})
                          for r in facts["deadlines"])
             sample = tuple((int(n), str(why)) for n, why in facts.get("missing_sample", ()))
-            return cls(str(facts["actor"]), clock, int(facts["block_delay"]), rows, int(facts["not_on_chain"]),
-                       bool(facts["backup_compared"]), sample)
+            return cls(str(facts["actor"]), clock, int(facts["block_delay"]), rows,
+                       int(facts["not_on_chain"]), bool(facts["backup_compared"]), sample)
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"reconciliation facts: field {exc} is missing or malformed; expected the output "
-                             "of ReconciliationReport.to_facts()") from None
+            raise InputError(f"reconciliation facts: field {exc} is missing or malformed; expected the "
+                             "output of ReconciliationReport.to_facts()") from None
 
 
 def provable_problem(report: ReconciliationReport) -> str | None:
@@ -281,5 +284,5 @@ def provable_problem(report: ReconciliationReport) -> str | None:
     per_deadline = ", ".join(f"deadline {r.deadline}: {r.missing}" for r in report.rows if r.missing)
     named = "; ".join(f"sector {n}: {why or 'not provable'}" for n, why in report.missing_sample[:5])
     return (f"{report.missing} of {report.on_chain} on-chain live sectors are not provable on the standby "
-            f"({per_deadline}); {named}. A WindowPoSt would skip them and they would turn faulty: restore their "
-            "sealed and cache files before relying on this backup")
+            f"({per_deadline}); {named}. A WindowPoSt would skip them and they would turn faulty: restore "
+            "their sealed and cache files before relying on this backup")

@@ -20,11 +20,13 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from spdrill.errors import InputError
+import httpx
+
+from spdrill.errors import InputError, LotusError, LotusTransportError
 from spdrill.exposure import DeadlineClock
 from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef
 from spdrill.lotus.backup import CborStream
-from spdrill.lotus.rpc import LotusResponseError, RpcClient
+from spdrill.lotus.rpc import RpcClient
 from spdrill.reconcile import Intervals, ReconciliationReport, build_report, intervals, intervals_of, union
 
 __all__ = ["SectorScan", "backup_sectors", "reconcile", "scan_sectors"]
@@ -66,13 +68,15 @@ def scan_sectors(chunks: Iterable[bytes], deadline_of: bytearray, *, deadlines: 
         if head < 0:
             tail += chunk
             if len(tail) > _MAX_OBJECT:
-                raise LotusResponseError(method, "result", "a list of SectorOnChainInfo objects", tail[:40])
+                raise _bad(method, "result", "a list of SectorOnChainInfo objects",
+                           f"{len(tail)} bytes without a SectorNumber")
             continue
         if first:
             # Numbers and rewards are paired by position, so a reward must follow its number: one before
             # the first number means another field order, where pairing would be wrong.
             if _REWARD.search(tail + chunk[:head]):
-                raise LotusResponseError(method, "result[0]", "SectorNumber before ExpectedDayReward", "reversed")
+                raise _bad(method, "result[0]", "SectorNumber before ExpectedDayReward (Go's field order)",
+                           "ExpectedDayReward first")
             first = False
         last = chunk.rfind(_KEY)
         # Whole objects only, and no copy of the chunk: the joint (tail + head of the chunk), then the body.
@@ -80,18 +84,24 @@ def scan_sectors(chunks: Iterable[bytes], deadline_of: bytearray, *, deadlines: 
         found += _fold(method, memoryview(chunk)[head:last], deadline_of, size, deadlines, scan, keep_proofs)
         tail = chunk[last:]
     found += _fold(method, tail, deadline_of, size, deadlines, scan, keep_proofs)
+    if b"]" not in tail or not tail.rstrip().endswith(b"}"):
+        raise _bad(method, "result", "a complete JSON-RPC answer", "it cut short")
     scan.sectors = found
     return scan
 
 
-def _fold(method: str, region: bytes | memoryview, deadline_of: bytearray, size: int, deadlines: int, scan: SectorScan,
-          keep_proofs: bool) -> int:
+def _bad(method: str, field: str, expected: str, found: str) -> LotusError:
+    return LotusError(f"{method}: field {field}: expected {expected}, found {found}; is this a Lotus version "
+                      "whose API spdrill supports?")
+
+
+def _fold(method: str, region: bytes | memoryview, deadline_of: bytearray, size: int, deadlines: int,
+          scan: SectorScan, keep_proofs: bool) -> int:
     numbers = list(map(int, _NUMBER.findall(region)))
     found = _REWARD.findall(region)
     if len(found) != len(numbers):
-        raise LotusResponseError(method, "result[].ExpectedDayReward",
-                                 "one ExpectedDayReward (a string or null) per SectorOnChainInfo",
-                                 f"{len(found)} for {len(numbers)} sectors")
+        raise _bad(method, "result[].ExpectedDayReward", "one (a string or null) per SectorOnChainInfo",
+                   f"{len(found)} for {len(numbers)} sectors")
     rewards = scan.day_rewards
     for n, reward in zip(numbers, found, strict=True):
         dl = deadline_of[n] if n < size else _NOT_LIVE
@@ -103,8 +113,8 @@ def _fold(method: str, region: bytes | memoryview, deadline_of: bytearray, size:
     if keep_proofs:
         proofs = _PROOF.findall(region)
         if len(proofs) != len(numbers):
-            raise LotusResponseError(method, "result[].SealProof", "one per SectorOnChainInfo",
-                                     f"{len(proofs)} for {len(numbers)} sectors")
+            raise _bad(method, "result[].SealProof", "one per SectorOnChainInfo",
+                       f"{len(proofs)} for {len(numbers)} sectors")
         for n, proof in zip(numbers, proofs, strict=True):
             dl = deadline_of[n] if n < size else _NOT_LIVE
             if dl < deadlines:
@@ -120,13 +130,19 @@ def _stream(rpc: RpcClient, method: str, *params: object) -> Iterator[bytes]:
         if response.status_code != 200:
             response.read()
             rpc._result(f"Filecoin.{method}", 1, response)  # raises the mapped error
-        yield from response.iter_bytes(1 << 20)
+        try:
+            yield from response.iter_bytes(1 << 20)
+        except httpx.HTTPError as exc:
+            raise LotusTransportError(f"Filecoin.{method} at {rpc.url}: the answer broke off "
+                                      f"({type(exc).__name__}); check that the Lotus process is still up"
+                                      ) from exc
 
 
 def _deadline_index(live: list[Intervals], faulty: list[Intervals]) -> bytearray:
     top = max((iv[-1][1] for iv in live if iv), default=0)
     if top > _MAX_INDEX:
-        raise InputError(f"sector numbers up to {top}: spdrill's reconciliation handles numbers below {_MAX_INDEX}")
+        raise InputError(f"sector numbers up to {top}: spdrill's reconciliation handles numbers below "
+                         f"{_MAX_INDEX}")
     index = bytearray(b"\xff") * top
     for dl, ivs in enumerate(live):
         for s, e in ivs:
@@ -165,8 +181,8 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
     if provable_bad is None:
         provable_bad = _check_provable(full, miner, actor, scan)
     backup_iv = None if backup is None else intervals_of(backup)
-    return build_report(actor, clock, block_delay, partitions, known=known, bad=provable_bad, backup=backup_iv,
-                        day_rewards=dict(enumerate(rewards)), post_submissions=submissions)
+    return build_report(actor, clock, block_delay, partitions, known=known, bad=provable_bad,
+                        backup=backup_iv, day_rewards=dict(enumerate(rewards)), post_submissions=submissions)
 
 
 def _runs(iv: Intervals) -> list[int]:
@@ -178,7 +194,8 @@ def _runs(iv: Intervals) -> list[int]:
     return runs
 
 
-def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str, scan: SectorScan | None) -> dict[int, str]:
+def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str,
+                    scan: SectorScan | None) -> dict[int, str]:
     if scan is None:
         return {}
     post_proof = full.state_miner_info(actor).window_post_proof_type
@@ -190,7 +207,7 @@ def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str, scan: 
 
 
 def backup_sectors(path: str | Path) -> Bitfield:
-    """Sector numbers a lotus-miner metadata backup holds (its ``/sectors/<n>`` keys); InputError if malformed."""
+    """Sector numbers a lotus-miner metadata backup holds (``/sectors/<n>`` keys); InputError if malformed."""
     p = Path(path)
     try:
         fh = p.open("rb")
@@ -201,7 +218,8 @@ def backup_sectors(path: str | Path) -> Bitfield:
     with fh:
         s = CborStream(fh, str(p))
         if s.read_exact(2, "the backup header 0x82 0x9f") != b"\x82\x9f":
-            raise InputError(f"{p}: offset 0: expected 0x82 0x9f (a lotus-miner backup); run `spdrill check-backup`")
+            raise InputError(f"{p}: offset 0: expected 0x82 0x9f (a lotus-miner backup); "
+                             "run `spdrill check-backup` on it")
         while s.peek_byte() != 0xFF:
             entry = s.array_header("an entry [key, value]")
             key, _ = s.byte_string("entry key", keep=256)

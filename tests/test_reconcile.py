@@ -1,0 +1,229 @@
+"""Reconciliation: interval algebra, the per-deadline table and its facts, the lean sector scan, backups."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import cbor2
+import httpx
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spdrill.errors import InputError, LotusError, LotusRPCError
+from spdrill.evidence.record import schema
+from spdrill.exposure import DeadlineClock
+from spdrill.lotus import ApiInfo, Bitfield, FullNodeClient, MinerClient
+from spdrill.lotus.types import Partition
+from spdrill.reconcile import (
+    ReconciliationReport,
+    build_report,
+    count,
+    intersect,
+    intervals,
+    intervals_of,
+    provable_problem,
+    subtract,
+    union,
+)
+from spdrill.reconcile_probe import backup_sectors, reconcile, scan_sectors
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CLOCK = DeadlineClock(114320, 114090, 3)
+DEADLINE_FIELDS = ("CurrentEpoch", "PeriodStart", "Index", "Open", "Close", "Challenge", "FaultCutoff",
+                   "WPoStPeriodDeadlines", "WPoStProvingPeriod", "WPoStChallengeWindow",
+                   "WPoStChallengeLookback", "FaultDeclarationCutoff")
+REAL_DEADLINE = (114320, 114090, 3, 114270, 114330, 114250, 114200, 48, 2880, 60, 20, 70)
+sets = st.sets(st.integers(0, 300), max_size=80)
+
+
+def _members(iv: list[tuple[int, int]]) -> set[int]:
+    return {n for s, e in iv for n in range(s, e)}
+
+
+@given(a=sets, b=sets)
+def test_interval_algebra_matches_sets(a: set[int], b: set[int]) -> None:
+    ia, ib = intervals_of(a), intervals_of(b)
+    assert _members(ia) == a and count(ia) == len(a)
+    assert ia == intervals(Bitfield.from_iterable(a))
+    assert _members(intersect(ia, ib)) == a & b
+    assert _members(subtract(ia, ib)) == a - b
+    assert _members(union([ia, ib])) == a | b
+    for iv in (intersect(ia, ib), subtract(ia, ib), union([ia, ib])):
+        assert all(s < e for s, e in iv) and all(x[1] < y[0] for x, y in zip(iv, iv[1:], strict=False))
+
+
+def _partition(live: set[int], faulty: frozenset[int] = frozenset(),
+               recovering: frozenset[int] = frozenset()) -> Partition:
+    bf = Bitfield.from_iterable
+    return Partition(bf(live), bf(faulty), bf(recovering), bf(live), bf(live - faulty))
+
+
+def _layout() -> list[list[Partition]]:
+    parts: list[list[Partition]] = [[] for _ in range(48)]
+    parts[0] = [_partition(set(range(0, 10))),
+                _partition(set(range(10, 14)), faulty=frozenset({12, 13}), recovering=frozenset({13}))]
+    parts[5] = [_partition(set(range(20, 30)))]
+    return parts
+
+
+def _report(**kw: object) -> ReconciliationReport:
+    args: dict[str, object] = {
+        "known": intervals_of([*range(0, 14), *range(20, 27), 99]),
+        "bad": {3: "sealed file missing", 21: "cut"},
+        "backup": intervals_of(range(0, 25)), "day_rewards": {0: 12 * 10**15, 5: 10 * 10**15},
+        "post_submissions": [Bitfield.from_iterable([0, 1])] + [Bitfield()] * 47}
+    args.update(kw)
+    return build_report("f01000", CLOCK, 30, _layout(), **args)  # type: ignore[arg-type]
+
+
+def test_table_counts_each_deadline() -> None:
+    report = _report()
+    d0, d5 = report.rows
+    assert (d0.deadline, d0.partitions, d0.on_chain) == (0, 2, 14)
+    assert (d0.active, d0.faulty, d0.recovering) == (12, 2, 1)
+    assert (d0.known, d0.provable, d0.missing, d0.after_backup, d0.proven) == (14, 13, 1, 0, True)
+    assert (d5.deadline, d5.on_chain, d5.known) == (5, 10, 7)
+    assert (d5.provable, d5.missing, d5.after_backup) == (9, 1, 5)
+    assert d5.proven is False
+    assert (report.on_chain, report.missing, report.after_backup, report.not_on_chain) == (24, 2, 5, 1)
+    assert report.missing_sample == ((3, "sealed file missing"), (21, "cut"))
+    assert [load.sectors for load in report.loads()] == [12, 10]
+
+
+def test_without_a_backup_the_restored_miner_stands_for_it() -> None:
+    report = _report(backup=None)
+    assert [r.after_backup for r in report.rows] == [0, 3]
+    assert not report.backup_compared
+
+
+def test_every_provable_is_ok_and_a_bad_sector_is_not() -> None:
+    assert _report(bad={}).ok and provable_problem(_report(bad={})) is None
+    problem = provable_problem(_report())
+    assert problem is not None and "2 of 24" in problem and "sector 3: sealed file missing" in problem
+    assert "deadline 0: 1, deadline 5: 1" in problem
+    # A bad verdict on a sector that is not live on chain changes nothing.
+    assert _report(bad={99: "gone"}).ok
+
+
+def test_facts_round_trip_and_match_the_record_schema() -> None:
+    report = _report()
+    facts = report.to_facts()
+    assert json.loads(json.dumps(facts)) == facts
+    jsonschema.validate(facts, schema()["$defs"]["reconciliation"])
+    assert ReconciliationReport.from_facts(facts) == report
+    data = report.stage_data()
+    assert all(v is None or isinstance(v, str | int | float | bool) for v in data.values())
+    assert ReconciliationReport.from_facts(data) == report
+    assert facts["deadlines"][0]["day_reward_atto"] == str(12 * 10**15)
+
+
+def test_bad_facts_name_the_field() -> None:
+    facts = _report().to_facts()
+    del facts["period_start"]
+    with pytest.raises(InputError, match="period_start"):
+        ReconciliationReport.from_facts(facts)
+
+
+def _sector(n: int, reward: str | None = "1000", proof: int = 8) -> dict[str, object]:
+    return {"SectorNumber": n, "SealProof": proof, "SealedCID": {"/": "bagboea4b5abc"}, "Activation": 1,
+            "Expiration": 2, "DealWeight": "0", "InitialPledge": "5",
+            "ExpectedDayReward": reward, "ExpectedStoragePledge": "0", "SectorKeyCID": None}
+
+
+def _body(sectors: list[dict[str, object]]) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "result": sectors, "id": 1}).encode()
+
+
+def _index(layout: dict[int, int], faulty: tuple[int, ...] = ()) -> bytearray:
+    index = bytearray(b"\xff") * 64
+    for n, dl in layout.items():
+        index[n] = dl
+    for n in faulty:
+        index[n] = 0xFE
+    return index
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
+def test_scan_sums_rewards_per_deadline_whatever_the_chunking(size: int) -> None:
+    body = _body([_sector(n, str(1000 + n)) for n in range(20)] + [_sector(40, None)])
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    index = _index({**{n: n % 3 for n in range(20)}, 40: 1}, faulty=(5,))
+    scan = scan_sectors(chunks, index, keep_proofs=True)
+    want = [sum(1000 + n for n in range(20) if n % 3 == dl and n != 5) for dl in range(3)]
+    assert scan.day_rewards[:3] == want and scan.sectors == 21 and scan.without_reward == 1
+    assert sorted(scan.by_proof) == [(0, 8), (1, 8), (2, 8)]
+    assert list(scan.by_proof[(1, 8)]) == [1, 4, 7, 10, 13, 16, 19, 40]
+
+
+def test_scan_reads_the_documented_example(tmp_path: Path) -> None:
+    doc = SHARED / "lotus-api" / "api-methods-v1-stable.md"
+    if not doc.is_file():
+        pytest.skip(f"{doc} is absent: the Lotus documents live in ../shared")
+    section = doc.read_text().split("### StateMinerSectors", 1)[1]
+    example = json.loads(re.findall(r"```json\n(.*?)```", section, re.DOTALL)[1])
+    example[0]["ExpectedDayReward"] = "123456789012345678901"  # the documented "0" would prove nothing
+    scan = scan_sectors([_body(example)], _index({9: 4}))
+    assert scan.day_rewards[4] == 123456789012345678901 and scan.sectors == 1
+
+
+def test_scan_refuses_objects_it_cannot_pair() -> None:
+    without = _sector(2)
+    del without["ExpectedDayReward"]
+    with pytest.raises(LotusError, match="ExpectedDayReward: expected one .* found 1 for 2 sectors"):
+        scan_sectors([_body([_sector(1), without, _sector(3)])], _index({1: 0, 2: 0, 3: 0}))
+    reversed_body = _body([dict(reversed(list(_sector(n).items()))) for n in (1, 2)])
+    with pytest.raises(LotusError, match="SectorNumber before ExpectedDayReward"):
+        scan_sectors([reversed_body], _index({1: 0, 2: 0}))
+    whole = _body([_sector(1), _sector(2)])
+    for cut in (2, 60, 150):  # the answer ends inside ]}, after the reward, inside the last object
+        with pytest.raises(LotusError, match="complete JSON-RPC answer|found 0 for 1 sectors"):
+            scan_sectors([whole[:-cut]], _index({1: 0, 2: 0}))
+
+
+def test_an_rpc_error_from_state_miner_sectors_is_mapped() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        method = body["method"].removeprefix("Filecoin.")
+        results = {
+            "Version": {"Version": "1", "APIVersion": 131840, "BlockDelay": 30, "Agent": "x"},
+            "StateMinerProvingDeadline": dict(zip(DEADLINE_FIELDS, REAL_DEADLINE, strict=True)),
+            "StateMinerDeadlines": [{"PostSubmissions": [0], "DisputableProofCount": 0}] * 48,
+            "StateMinerPartitions": [{k: [0, 4] for k in ("AllSectors", "FaultySectors", "RecoveringSectors",
+                                                          "LiveSectors", "ActiveSectors")}],
+        }
+        if method == "StateMinerSectors":
+            err = {"code": 1, "message": "blockstore: block not found"}
+            return httpx.Response(500, json={"jsonrpc": "2.0", "id": body["id"], "error": err})
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": results[method]})
+
+    info = ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http")
+    full = FullNodeClient(info, transport=httpx.MockTransport(handler))
+    miner = MinerClient(info, transport=httpx.MockTransport(handler))
+    with pytest.raises(LotusRPCError, match="block not found"):
+        reconcile(full, miner, "f01000", provable_bad={})
+
+
+def _backup(path: Path, keys: list[bytes]) -> Path:
+    entries = b"".join(cbor2.dumps([k, b"\xa0"]) for k in keys)
+    digest = hashlib.sha256(b"\x9f" + entries).digest()
+    path.write_bytes(b"\x82\x9f" + entries + b"\xff" + b"\x58\x20" + digest)
+    return path
+
+
+def test_backup_sectors_reads_the_sector_keys(tmp_path: Path) -> None:
+    keys = [b"/miner-address", b"/sectors/0", b"/sectors/1", b"/sectors/7", b"/sectors/x", b"/metadata/deals"]
+    assert backup_sectors(_backup(tmp_path / "b.cbor", keys)).to_list() == [0, 1, 7]
+    (tmp_path / "bad.cbor").write_bytes(b"\x83\x00")
+    with pytest.raises(InputError, match="bad.cbor"):
+        backup_sectors(tmp_path / "bad.cbor")
+    with pytest.raises(InputError, match="cannot open"):
+        backup_sectors(tmp_path / "absent.cbor")
+    truncated = tmp_path / "cut.cbor"
+    truncated.write_bytes(_backup(tmp_path / "c.cbor", keys).read_bytes()[:20])
+    with pytest.raises(InputError, match="truncated"):
+        backup_sectors(truncated)
