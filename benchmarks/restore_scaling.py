@@ -5,7 +5,7 @@ Usage (root; needs zfs-fuse, btrfs-progs, loop devices, about 2 x the largest si
 
 Each restore point is filled with random bytes (sparse or zero files would make a copy look free), the
 page cache is dropped before each timing where allowed, a timing ends when `sync` returns (the
-workspace is on disk), and everything is destroyed afterwards. Single timings go to stderr.
+workspace's filesystem is on disk), and everything is destroyed afterwards. Single timings go to stderr.
 Target: clone and snapshot ratio (8 GiB / 1 GiB) <= 1.5; a copy grows about linearly.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -142,7 +143,9 @@ def measure(kind: str, size: int, where: Path, repeat: int) -> float:
                 drop_caches()
                 start = time.perf_counter()
                 ws = source.create_workspace(rp, f"bench-{kind}", root)
-                sh("sync")  # until the workspace is on disk: a copy that sits in the page cache is not done
+                # Until the workspace's own filesystem is on disk: a copy sitting in the page cache is not done
+                # (plain `sync` would also charge it with zfs-fuse's unrelated background writes).
+                sh("sync", "-f", str(ws.path))
                 times.append(time.perf_counter() - start)
                 ws.destroy()
             print(f"  {kind} {size / GiB:g} GiB: " + " ".join(f"{t:.3f}" for t in times), file=sys.stderr)
@@ -157,6 +160,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="workspaces per size; the median counts (default 5)")
     ap.add_argument("--dir", type=Path, default=Path("/var/tmp"), help="where images and copies go")
     args = ap.parse_args()
+    # SIGTERM as an exit, so the `finally` blocks destroy the pools, loop devices and copies.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"{'workspace':<16}" + "".join(f"{s:>6} GiB" for s in sizes) + f"{'ratio':>10}   target")
     for kind in args.kinds.split(","):

@@ -130,28 +130,23 @@ class ZfsSource:
             what=f"list datasets of pool {pool}",
         )
         taken = set(listed.stdout.split())
-        n = next(i for i in range(len(taken) + 1) if f"{pool}/spdrill-{drill_id}-{i}" not in taken)
+        # Free in the pool and under root: two pools' clones of one drill may share a workspace root.
+        n = next(
+            i
+            for i in range(10_000)
+            if f"{pool}/spdrill-{drill_id}-{i}" not in taken
+            and self.runner.run(["test", "-e", str(root / f"spdrill-{drill_id}-zfs-{i}")], timeout=30).rc != 0
+        )
         clone = f"{pool}/spdrill-{drill_id}-{n}"
         mountpoint = root / f"spdrill-{drill_id}-zfs-{n}"
-        check(
-            self.runner,
-            [
-                "zfs",
-                "clone",
-                "-o",
-                f"{DRILL_PROPERTY}={drill_id}",
-                "-o",
-                f"{OWNER_PROPERTY}={owner_tag()}",
-                "-o",
-                "readonly=off",
-                "-o",
-                f"mountpoint={mountpoint}",
-                rp.name,
-                clone,
-            ],
-            timeout=_TIMEOUT,
-            what=f"clone {rp.name} to {clone}",
-        )
+        marks = [
+            f"{DRILL_PROPERTY}={drill_id}",
+            f"{OWNER_PROPERTY}={owner_tag()}",
+            "readonly=off",
+            f"mountpoint={mountpoint}",
+        ]
+        argv = ["zfs", "clone", *(arg for mark in marks for arg in ("-o", mark)), rp.name, clone]
+        check(self.runner, argv, timeout=_TIMEOUT, what=f"clone {rp.name} to {clone}")
         return Workspace(
             mountpoint,
             rp,
