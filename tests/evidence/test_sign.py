@@ -300,3 +300,13 @@ def test_verify_json_output(
     assert cli("verify", str(bundle), "--pubkey", str(keys[1]), "--json") == 1
     out = json.loads(capsys.readouterr().out)
     assert out["valid"] is False and out["problems"][0]["member"] == "report.html"
+
+
+def test_an_oversized_manifest_is_refused_not_loaded(
+    bundle: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spdrill.evidence.sign as sign
+
+    monkeypatch.setattr(sign, "MAX_KEPT", 100)  # the real manifest is larger than this
+    problems = verify_bundle(bundle, load_public_key(keys[1])).problems
+    assert [p.member for p in problems][:2] == [MANIFEST, SIGNATURE] and "larger than" in problems[0].message

@@ -32,6 +32,7 @@ REQUIRED = ("drill.json", "junit-drill.xml", "report.html")
 OPTIONAL = ("junit-pytest.xml",)
 BUNDLE_NAME = "evidence.tar.gz"
 KEPT = (MANIFEST, SIGNATURE, "drill.json")  # small members verification reads; the rest is only hashed
+MAX_KEPT = 16 * 2**20  # a bundle from elsewhere must not make verify hold gigabytes in memory
 
 
 def collect(folder: Path) -> dict[str, bytes]:
@@ -114,12 +115,13 @@ def _members(bundle: Path) -> Iterator[tuple[str, str | None, bytes | None]]:
             if f is None:
                 yield info.name, None, None
                 continue
+            keep = info.name in KEPT and info.size <= MAX_KEPT
             h, kept = hashlib.sha256(), bytearray()
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-                if info.name in KEPT:
+                if keep:
                     kept += chunk
-            yield info.name, h.hexdigest(), bytes(kept) if info.name in KEPT else None
+            yield info.name, h.hexdigest(), bytes(kept) if keep else None
 
 
 def _read_bundle(v: Verification) -> tuple[dict[str, str], dict[str, bytes]]:
@@ -143,6 +145,10 @@ def _read_bundle(v: Verification) -> tuple[dict[str, str], dict[str, bytes]]:
     except (tarfile.TarError, OSError, EOFError, zlib.error, binascii.Error) as exc:
         v.problems.append(Problem(v.bundle.name, f"not a readable tar.gz archive ({exc.__class__.__name__}): "
                                   "the bundle was damaged or altered"))
+    for name in KEPT:
+        if name in digests and name not in kept:
+            v.problems.append(Problem(name, f"larger than {MAX_KEPT >> 20} MiB: not what spdrill writes"))
+            digests.pop(name)
     return digests, kept
 
 
