@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from spdrill.errors import InputError, TargetError, UsageError
-from spdrill.snapshots import RestorePoint, cleanup, load_source
-from spdrill.snapshots.zfs import parse_snapshot_list
+from spdrill.snapshots import CompletedCommand, RestorePoint, cleanup, load_source
+from spdrill.snapshots.zfs import ZfsSource, parse_snapshot_list
 
 DATA = Path(__file__).parent / "data"
 FILES = {"config.toml": b"[Subsystems]\n", "sealed/s-t01000-1": os.urandom(64 << 10)}
@@ -166,3 +166,53 @@ def test_foreign_restore_point_is_refused(zpool: Any, tmp_path: Path) -> None:
     foreign = RestorePoint("zfs", f"{zpool.name}/other@a", None, datetime.now(UTC), False)
     with pytest.raises(UsageError, match="not a snapshot of ZFS dataset"):
         source.create_workspace(foreign, "d1", tmp_path / "ws")
+
+
+class ReplayRunner:
+    """Answers recorded output for argv prefixes: OpenZFS cannot run here (no kernel module), its output can."""
+
+    def __init__(self, answers: dict[tuple[str, ...], CompletedCommand]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+        args = tuple(argv)
+        self.calls.append(args)
+        for prefix, done in self.answers.items():
+            if args[: len(prefix)] == prefix:
+                return CompletedCommand(args, done.rc, done.stdout, done.stderr)
+        return CompletedCommand(args, 1, "", f"unexpected command {args}")
+
+
+def test_openzfs_host_gives_exact_times_holds_and_snapshot_folders() -> None:
+    runner = ReplayRunner({
+        ("zfs", "list", "-H", "-p"): CompletedCommand((), 0, OPENZFS_P, ""),
+        ("zfs", "get", "-H", "-o", "value", "mountpoint"): CompletedCommand((), 0, "/tank/lotus\n", ""),
+        ("test", "-d", "/tank/lotus/.zfs/snapshot"): CompletedCommand((), 0, "", ""),
+    })  # fmt: skip
+    rps = ZfsSource("tank/lotus", runner, snapshot_prefix="auto-").restore_points()
+    assert [(rp.name, rp.path, rp.protected) for rp in rps] == [
+        ("tank/lotus@auto-2026-11-26_0200", Path("/tank/lotus/.zfs/snapshot/auto-2026-11-26_0200"), True),
+        ("tank/lotus@auto-2026-11-26_0300", Path("/tank/lotus/.zfs/snapshot/auto-2026-11-26_0300"), False),
+    ]
+    assert not any(call[:2] == ("zfs", "get") and "creation" in call for call in runner.calls)
+
+
+def test_a_failing_zfs_list_is_reported_not_parsed() -> None:
+    runner = ReplayRunner(
+        {("zfs", "list"): CompletedCommand((), 1, "", "cannot open 'tank/x': dataset does not exist")}
+    )
+    with pytest.raises(TargetError, match="could not list snapshots of tank/x: .*dataset does not exist"):
+        ZfsSource("tank/x", runner).restore_points()
+
+
+@pytest.mark.integration
+def test_clone_mount_folder_never_reuses_an_existing_one(zpool: Any, tmp_path: Path) -> None:
+    dataset, _ = zpool.dataset("lotus", FILES)
+    _snapshot(f"{dataset}@auto-1")
+    source = load_source({"kind": "zfs", "dataset": dataset}, where="p")
+    (rp,) = source.restore_points()
+    (tmp_path / "ws" / "spdrill-d1-zfs-0").mkdir(parents=True)  # e.g. another pool's clone for this drill
+    with source.create_workspace(rp, "d1", tmp_path / "ws") as ws:
+        assert ws.path.name == "spdrill-d1-zfs-1"
+        assert (ws.path / "config.toml").read_bytes() == FILES["config.toml"]
