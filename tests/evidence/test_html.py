@@ -80,6 +80,7 @@ def test_report_shows_verdict_rto_rpo_phases_checks(journal: Journal) -> None:
     assert 'id="verdict" class="verdict pass">PASS<' in html
     assert 'id="rto">1m35s<' in html and "objective 4h00m" in html
     assert 'id="rpo">12h15m<' in html
+    assert "2026-11-26 13:15:00 UTC" in html
     for name in (
         "restore",
         "start-daemon",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from html import escape as _escape
 from typing import Any
 
@@ -42,6 +43,16 @@ def escape(text: str) -> str:
 
 def _dur(value: float | None) -> str:
     return "not reached" if value is None else format_duration(value)
+
+
+def _when(iso: str) -> str:
+    """The start time for people ("2026-11-26 13:15:00 UTC"); the record keeps the full ISO time."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    zone = "UTC" if when.utcoffset() == timedelta(0) else f"{when:%z}"
+    return f"{when:%Y-%m-%d %H:%M:%S} {zone}"
 
 
 def _met(met: bool | None) -> str:
@@ -91,7 +102,7 @@ def _summary(rec: Mapping[str, Any]) -> str:
         f'{escape(rec["plan"]["source"])} sha256 {escape(rec["plan"]["digest"])}</span></td></tr>'
         f'<tr><th>Miner</th><td colspan="2">{escape(rec["actor"])} on the {escape(rec["target"])} '
         "target</td></tr>"
-        f'<tr><th>Started</th><td colspan="2">{escape(rec["started_at"])} '
+        f'<tr><th>Started</th><td colspan="2">{escape(_when(rec["started_at"]))} '
         f'<span class="muted">harness overhead {_dur(rec["harness_overhead_seconds"])}</span></td></tr>'
         "</tbody></table>")
 
