@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from lotus_sim.bitfield import decode_runs, encode_runs
-from lotus_sim.chain import ChainSync, cid_for, rfc3339
+from lotus_sim.chain import ChainSync
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
+from lotus_sim.mpool import Mpool
 from lotus_sim.perms import DAEMON_PERMS
 from lotus_sim.rpc import Api, JsonStream, RpcError
 from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
 from lotus_sim.world import World
 
-__all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode", "record_to"]
+__all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode"]
 
 API_VERSION_V1 = 131840  # 2.3.0
 API_VERSION_V0 = 66816  # 1.5.0
@@ -51,8 +50,7 @@ class DaemonNode:
         self._world: World | None = None
         self._loaded = threading.Event()
         self._load_error: str | None = None
-        self._nonces: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self.mpool = Mpool(wallet, self._key_address, record)
         # Loading a big world takes a while; the API answers meanwhile and state calls wait for it.
         threading.Thread(target=self._load, args=(world_loader,), daemon=True).start()
 
@@ -260,34 +258,6 @@ class DaemonNode:
             raise RpcError(f"resolution lookup failed ({addr}): actor not found")
         return key
 
-    def mpool_push(self, msg: dict[str, Any], spec: Any) -> dict[str, Any]:
-        """Filecoin.MpoolPushMessage: signs with the daemon wallet; every attempt is recorded."""
-        if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("From", "To")):
-            raise RpcError("message must be an object with From and To addresses")
-        sender, key = msg["From"], self._key_address(msg["From"])
-        entry = {"time": rfc3339(time.time()), "from": sender, "key": key, "to": msg["To"],
-                 "method": int(msg.get("Method") or 0), "params": msg.get("Params"), "accepted": False,
-                 "error": None}
-        if key not in self._wallet():
-            reason = f"signing using key '{key}': key info not found"
-            entry["error"] = f"mpool push: failed to sign message: {reason}"
-            self._record(entry)
-            raise RpcError(str(entry["error"]))
-        with self._lock:
-            nonce = self._nonces.get(key, 0)
-            self._nonces[key] = nonce + 1
-        entry["accepted"] = True
-        self._record(entry)
-        cid = {"/": cid_for(f"msg:{key}:{nonce}")}
-        message = {
-            "Version": 0, "To": msg["To"], "From": sender, "Nonce": nonce,
-            "Value": str(msg.get("Value") or "0"),
-            "GasLimit": int(msg.get("GasLimit") or 10_000_000), "GasFeeCap": "100000", "GasPremium": "0",
-            "Method": entry["method"], "Params": msg.get("Params") or "", "CID": cid,
-        }
-        signature = base64.b64encode(cid_for(f"sig:{key}:{nonce}").encode()[:96]).decode()
-        return {"Message": message, "Signature": {"Type": 2, "Data": signature}, "CID": cid}
-
     # ---- wiring -------------------------------------------------------------------------------
     def api(self, api_version: int) -> Api:
         """The RPC namespace for /rpc/v0 (api_version 1.5.0) or /rpc/v1 (2.3.0)."""
@@ -305,27 +275,6 @@ class DaemonNode:
             "StateMinerRecoveries": self.recoveries, "StateSectorGetInfo": self.sector_info,
             "StateMinerPower": self.miner_power, "StateAccountKey": self.account_key,
             "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
-            "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool_push,
+            "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool.push,
         }
-        return Api(methods, DAEMON_PERMS, on_denied=self._denied)
-
-    def _denied(self, method: str, params: list[Any], text: str) -> None:
-        if method != "MpoolPushMessage":
-            return
-        msg = params[0] if params and isinstance(params[0], dict) else {}
-        self._record({"time": rfc3339(time.time()), "from": msg.get("From"), "key": None, "to": msg.get("To"),
-                      "method": msg.get("Method"), "params": msg.get("Params"), "accepted": False,
-                      "error": text})
-
-
-def record_to(path: Path) -> Callable[[dict[str, Any]], None]:
-    """A recorder appending one JSON line per entry to `path` (created on first use)."""
-    lock = threading.Lock()
-
-    def record(entry: dict[str, Any]) -> None:
-        with lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as handle:
-                handle.write(json.dumps(entry) + "\n")
-
-    return record
+        return Api(methods, DAEMON_PERMS, on_denied=self.mpool.denied)

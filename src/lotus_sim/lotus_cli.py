@@ -87,7 +87,8 @@ def _exit_mid_sync(sync: ChainSync) -> None:
 def run_daemon(args: Any, knobs: Knobs) -> int:
     """`lotus daemon`: import if asked, then serve the API until SIGTERM/SIGINT."""
     # Imported here so the CLI's other commands start fast; the daemon itself must answer within 1 s.
-    from lotus_sim.daemon import API_VERSION_V0, API_VERSION_V1, DaemonNode, record_to
+    from lotus_sim.daemon import API_VERSION_V0, API_VERSION_V1, DaemonNode
+    from lotus_sim.mpool import record_to
     from lotus_sim.rpc import RpcServer
 
     repo = _lotus_path()

@@ -67,7 +67,7 @@ class Stand:
 
     @property
     def snapshot(self) -> Path:
-        return self.root / self.info["snapshot"]["path"]
+        return self.root / str(self.info["snapshot"]["path"])
 
     def run(self, program: str, *args: str, env: dict[str, str] | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from lotus_sim import keystore
@@ -143,7 +143,8 @@ def _calls(stand: Stand) -> dict[str, dict[str, list[Any]]]:
     head = daemon.call("ChainHead")["Height"]
     mi = daemon.call("StateMinerInfo", miner, [])
     sid = next(iter(stand.miner().call("StorageLocal")))
-    ref = {"ID": {"Miner": info["miner_id"], "Number": info["deadlines"]["0"][0][0]}, "ProofType": 5}
+    ref: dict[str, Any] = {"ID": {"Miner": info["miner_id"], "Number": info["deadlines"]["0"][0][0]},
+                           "ProofType": 5}
     challenge = {"SealProof": 5, "SectorNumber": info["deadlines"]["0"][0][1], "SealedCID": {"/": "bafy"},
                  "Challenge": [1], "Update": False}
     worker_url = f"http://{(stand.worker_repo / 'api').read_text().split('/')[2]}:" \
@@ -178,7 +179,9 @@ def _calls(stand: Stand) -> dict[str, dict[str, list[Any]]]:
 
 
 def _client(stand: Stand, role: str) -> RpcClient:
-    return {"daemon": stand.daemon, "miner": stand.miner, "worker": stand.worker}[role]()
+    if role == "daemon":
+        return stand.daemon()
+    return stand.miner() if role == "miner" else stand.worker()
 
 
 @pytest.mark.parametrize("role", ["daemon", "miner", "worker"])

@@ -39,7 +39,7 @@ def test_keys_in_wallet_show_in_wallet_list(stand: Stand) -> None:
     assert stand.import_snapshot().returncode == 0
     stand.start_daemon()
     listed = stand.run("lotus", "wallet", "list", "-a").stdout.split()
-    assert {stand.info["worker"]["key"], stand.info["owner"]["key"]} <= set(listed)  # type: ignore[index]
+    assert {stand.info["worker"]["key"], stand.info["owner"]["key"]} <= set(listed)
 
 
 def test_wrong_actor_stops_the_miner(stand: Stand) -> None:
@@ -51,7 +51,7 @@ def test_wrong_actor_stops_the_miner(stand: Stand) -> None:
 
 
 def test_missing_and_truncated_sectors_are_skipped_and_named(stand: Stand) -> None:
-    first_partition = stand.info["deadlines"]["0"][0]  # type: ignore[index]
+    first_partition = stand.info["deadlines"]["0"][0]
     stand.fault(f"missing-sector={first_partition[0]}")
     stand.fault(f"truncated-sector={first_partition[1]}")
     assert stand.import_snapshot().returncode == 0
@@ -73,7 +73,7 @@ def test_damaged_backup_fails_init_restore_before_any_push(stand: Stand, tmp_pat
     stand.fault("keys-in-wallet")  # so only the backup can stop the restore
     assert stand.import_snapshot().returncode == 0
     stand.start_daemon()
-    backup = stand.root / stand.info["backup"]["path"]  # type: ignore[index]
+    backup = stand.root / stand.info["backup"]["path"]
     result = stand.run("lotus-miner", "init", "restore", "--nosync", str(backup),
                        env={"LOTUS_MINER_PATH": str(tmp_path / "restored")})
     assert result.returncode == 1 and words in result.stderr.lower()
