@@ -1,0 +1,141 @@
+"""Reconciliation against a real stand-in daemon and miner: sectors sealed after the backup, one missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spdrill.exposure import exposure_now, fault_fee, worst_case
+from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
+from spdrill.reconcile import ReconciliationReport, provable_problem
+from spdrill.reconcile_probe import backup_sectors, reconcile
+
+pytestmark = pytest.mark.integration
+
+LOTUS_SIM = str(Path(sys.executable).with_name("lotus-sim"))
+MISSING = 7  # its sealed file is deleted by the fixture's missing-sector fault
+AFTER_BACKUP = 3
+
+
+@dataclass
+class Standby:
+    """A stand-in daemon and miner started from a workspace copy of a generated restore point."""
+
+    fixture: Path
+    info: dict[str, Any]
+    full: FullNodeClient
+    miner: MinerClient
+
+    @property
+    def backup(self) -> Path:
+        return self.fixture / str(self.info["backup"]["path"])
+
+    def live_deadline_of(self, sector: int) -> int:
+        """The deadline whose partitions hold ``sector`` live, asked of the chain."""
+        return next(dl for dl in range(48) for p in self.full.state_miner_partitions(self.info["miner"], dl)
+                    if sector in p.live_sectors)
+
+
+def _api(repo: Path, timeout: float = 20) -> ApiInfo:
+    deadline = time.monotonic() + timeout
+    while not (repo / "api").exists():
+        assert time.monotonic() < deadline, f"{repo} wrote no api file in {timeout}s"
+        time.sleep(0.05)
+    return ApiInfo.parse(f"{(repo / 'token').read_text().strip()}:{(repo / 'api').read_text().strip()}")
+
+
+@pytest.fixture(scope="module")
+def standby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standby]:
+    base = tmp_path_factory.mktemp("reconcile")
+    fixture = base / "fixture"
+    subprocess.run([LOTUS_SIM, "make-fixture", str(fixture), "--sectors", "24", "--deadlines", "3",
+                    "--sectors-after-backup", str(AFTER_BACKUP), "--fault", f"missing-sector={MISSING}"],
+                   check=True, capture_output=True, timeout=120)
+    info = json.loads((fixture / "fixture.json").read_text())
+    bindir = Path(subprocess.run([LOTUS_SIM, "bindir"], check=True, capture_output=True, text=True,
+                                 timeout=60).stdout.strip())
+    work = base / "work"
+    for repo in ("lotus", "lotus-miner"):
+        shutil.copytree(fixture / "restore-point" / repo, work / repo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOTUS_", "FULLNODE_", "MINER_"))}
+    env.update(LOTUS_PATH=str(work / "lotus"), LOTUS_MINER_PATH=str(work / "lotus-miner"))
+    snapshot = fixture / str(info["snapshot"]["path"])
+    subprocess.run([str(bindir / "lotus"), "daemon", "--import-snapshot", str(snapshot),
+                    "--halt-after-import"], env=env, check=True, capture_output=True, timeout=60)
+    procs = [subprocess.Popen([str(bindir / "lotus"), "daemon", "--api", "0"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        _api(work / "lotus")
+        procs.append(subprocess.Popen([str(bindir / "lotus-miner"), "run", "--miner-api", "0", "--nosync"],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        full, miner = FullNodeClient(_api(work / "lotus")), MinerClient(_api(work / "lotus-miner"))
+        yield Standby(fixture, info, full, miner)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def test_table_names_the_missing_sector_and_the_sectors_sealed_after_the_backup(standby: Standby) -> None:
+    report = reconcile(standby.full, standby.miner, standby.info["miner"],
+                       backup=backup_sectors(standby.backup))
+    assert report.on_chain == 24 and report.known == 24  # the restored repo's metadata knows every sector
+    assert (report.provable, report.missing) == (23, 1)
+    assert report.missing_sample[0][0] == MISSING and report.missing_sample[0][1]
+    missing_row = next(r for r in report.rows if r.missing)
+    assert missing_row.deadline == standby.live_deadline_of(MISSING)
+    assert report.after_backup == AFTER_BACKUP and report.backup_compared
+    after = {standby.live_deadline_of(n) for n in range(24 - AFTER_BACKUP, 24)}
+    assert {r.deadline for r in report.rows if r.after_backup} == after
+    assert [r.deadline for r in report.rows] == [0, 16, 32]
+    assert not report.ok
+    problem = provable_problem(report)
+    assert problem is not None and f"sector {MISSING}:" in problem
+    # The journal form rebuilds the same report.
+    assert ReconciliationReport.from_facts(json.loads(json.dumps(report.stage_data()))) == report
+
+
+def test_a_verdict_handed_in_is_used_as_is(standby: Standby) -> None:
+    report = reconcile(standby.full, standby.miner, standby.info["miner"], provable_bad={})
+    assert report.ok and report.missing == 0
+    # Without a backup to compare, the restored miner's SectorsList stands for it: it knows every sector.
+    assert report.after_backup == 0 and not report.backup_compared
+
+
+def test_rewards_and_proofs_match_the_chain(standby: Standby) -> None:
+    actor = standby.info["miner"]
+    report = reconcile(standby.full, standby.miner, actor, provable_bad={})
+    sectors = standby.full.rpc.call("StateMinerSectors", actor, None, [])
+    for row in report.rows:
+        parts = standby.full.state_miner_partitions(actor, row.deadline)
+        members = {n for p in parts for n in p.active_sectors}
+        want = sum(int(s["ExpectedDayReward"]) for s in sectors if s["SectorNumber"] in members)
+        assert row.day_reward_atto == want > 0
+    current = standby.full.state_miner_proving_deadline(actor)
+    assert report.clock.current_epoch >= current.current_epoch - 1 and report.clock.index in range(48)
+    submitted = standby.full.state_miner_deadlines(actor)
+    for row in report.rows:
+        assert row.proven == all(i in submitted[row.deadline].post_submissions for i in range(row.partitions))
+
+
+def test_exposure_of_the_standby_at_an_rto(standby: Standby) -> None:
+    report = reconcile(standby.full, standby.miner, standby.info["miner"], provable_bad={})
+    day = exposure_now(report.loads(), report.clock, 86_400, report.block_delay)
+    assert set(day.missed_deadlines) == {r.deadline for r in report.rows}  # a day-long outage misses them all
+    assert day.sectors == 24 and day.fee_atto == sum(fault_fee(r.day_reward_atto) for r in report.rows)
+    worst = worst_case(report.loads(), report.clock, 1800, report.block_delay)
+    assert len(worst.missed_deadlines) == 1 and worst.sectors == max(r.active for r in report.rows)
