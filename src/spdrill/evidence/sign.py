@@ -76,8 +76,12 @@ def make_bundle(folder: Path, key: Ed25519PrivateKey, *, out: Path | None = None
             info.size, info.mode, info.mtime = len(members[name]), 0o644, 0
             tar.addfile(info, io.BytesIO(members[name]))
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+        tmp.replace(out)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the evidence bundle ({exc.strerror}); free space or pass a "
+                         "writable reports folder") from None
     return out
 
 
