@@ -1,0 +1,163 @@
+"""The ssh target against a real sshd: plain-words errors, host-key checking, timeouts, roles, options."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from spdrill.errors import CannotRunError, PlanError, TargetError
+from spdrill.targets import make_target, sshconn, validate_target_options
+from spdrill.targets.ssh import SshTarget
+
+from .conftest import Sshd, free_port
+
+BACKENDS = ["ssh", "paramiko"]
+
+
+def _direct(sshd: Sshd, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    """Options that name the sshd directly (no ssh_config), so each test controls keys and known_hosts."""
+    opts = {"host": "127.0.0.1", "port": sshd.port, "user": sshd.user, "identity_file": str(sshd.client_key),
+            "known_hosts": str(sshd.known_hosts), "workdir": str(tmp_path), "connect_timeout": "5s"}
+    opts.update(extra)
+    return opts
+
+
+def _open(opts: dict[str, Any]) -> SshTarget:
+    target = SshTarget(opts)
+    try:
+        target.open("20261126T000000Z-test01")
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_open_run_and_close_through_ssh_config_alias(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    target = _open(sshd.options(workdir=str(tmp_path), backend=backend))
+    try:
+        assert target.root is not None and (target.root / ".spdrill-drill").is_file()
+        res = target.run(["sh", "-c", "echo $SPDRILL_DRILL; echo err >&2; exit 3"], env={}, timeout=20)
+        assert (res.returncode, res.stdout.strip(), res.stderr.strip()) == (3, "20261126T000000Z-test01", "err")
+    finally:
+        target.close()
+    assert not (tmp_path / "spdrill-20261126T000000Z-test01").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unreachable_host_is_a_cannot_run_error(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    with pytest.raises(CannotRunError, match="unreachable") as err:
+        _open(_direct(sshd, tmp_path, port=free_port(), backend=backend))
+    assert err.value.exit_code == 3
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_refused_key_says_so(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    with pytest.raises(CannotRunError, match="refused our key"):
+        _open(_direct(sshd, tmp_path, identity_file=str(sshd.other_key), backend=backend))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unknown_host_key_is_refused_by_default(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(CannotRunError, match="host key is not in known_hosts"):
+        _open(_direct(sshd, tmp_path, known_hosts=str(empty), backend=backend))
+    # Turning checking off is the plan's explicit choice, and then the same host is reachable.
+    _open(_direct(sshd, tmp_path, known_hosts=str(empty), backend=backend, host_key_checking=False)).close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_command_timeout_ends_the_remote_command(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    target = _open(_direct(sshd, tmp_path, backend=backend))
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TargetError, match="no answer within 1s"):
+            target.run(["sleep", "30"], env={}, timeout=1)
+        assert time.monotonic() - t0 < 10
+    finally:
+        target.close()
+
+
+@pytest.mark.integration
+def test_roles_start_report_exit_and_stop(sshd: Sshd, tmp_path: Path) -> None:
+    target = _open(_direct(sshd, tmp_path))
+    try:
+        target.spawn("daemon", ["sh", "-c", "echo started; exec sleep 300"], env={"LOTUS_X": "1"}, port=1)
+        target.spawn("miner", ["sh", "-c", "echo failing; exit 7"], env={}, port=2)
+        deadline = time.monotonic() + 10
+        while target.exit_code("miner") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exit_code("miner") == 7
+        assert target.exit_code("daemon") is None
+        logs = target.logs()
+        assert logs["daemon"].strip() == "started" and logs["miner"].strip() == "failing"
+        target.stop_processes()
+        assert target.exit_code("daemon") is not None
+    finally:
+        target.close()
+
+
+@pytest.mark.integration
+def test_port_forward_reaches_a_remote_listener(sshd: Sshd, tmp_path: Path) -> None:
+    target = _open(_direct(sshd, tmp_path))
+    try:
+        port = target.free_port()
+        target.spawn("daemon", ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)], env={}, port=port)
+        host, local = target.endpoint("daemon", port)
+        assert host == "127.0.0.1"
+
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert httpx.get(f"http://{host}:{local}/", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        target.close()
+
+
+def test_options_are_validated_with_field_names() -> None:
+    validate_target_options("ssh", {"host": "gpu1", "backend": "paramiko", "command_timeout": "5m"})
+    cases = [({}, "target.ssh.host"), ({"host": "h", "backend": "telnet"}, "target.ssh.backend"),
+             ({"host": "h", "port": 70000}, "target.ssh.port"), ({"host": "h", "workdir": "rel"}, "target.ssh.workdir"),
+             ({"host": "h", "connect_timeout": "soon"}, "target.ssh.connect_timeout"),
+             ({"host": "h", "host_key_checking": "no"}, "target.ssh.host_key_checking"),
+             ({"host": "h", "colour": "red"}, "target.ssh.colour")]
+    for options, field in cases:
+        with pytest.raises(PlanError) as err:
+            validate_target_options("ssh", options)
+        assert err.value.field == field
+
+
+def test_registry_builds_an_ssh_target() -> None:
+    target = make_target("ssh", {"host": "gpu1"}, bindir="/opt/lotus/bin")
+    assert isinstance(target, SshTarget) and target.bindir == "/opt/lotus/bin"
+
+
+def test_systemd_units_carry_env_logs_and_the_drill_name(tmp_path: Path) -> None:
+    target = SshTarget({"host": "gpu1", "start": "systemd"}, bindir="/opt/lotus/bin")
+    target.root, target.drill_id = tmp_path, "20261126T000000Z-abcdef"
+    cmd = target._systemd_command("daemon", ["lotus", "daemon", "--api", "1234"], {"LOTUS_PATH": "/r/lotus"})
+    assert cmd.startswith("systemd-run ") and cmd.endswith("lotus daemon --api 1234")
+    assert "--unit=spdrill-20261126T000000Z-abcdef-daemon" in cmd
+    assert "--setenv=LOTUS_PATH=/r/lotus" in cmd and "--setenv=SPDRILL_DRILL=20261126T000000Z-abcdef" in cmd
+    assert f"StandardOutput=append:{tmp_path}/logs/daemon.log" in cmd
+
+
+def test_explain_maps_client_messages() -> None:
+    assert "refused our key" in str(sshconn.explain("root@h: Permission denied (publickey).", "h"))
+    assert "CHANGED" in str(sshconn.explain("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!", "h"))
+    assert "unknown host name" in str(sshconn.explain("ssh: Could not resolve hostname x", "h"))
