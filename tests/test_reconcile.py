@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import cbor2
 import httpx
@@ -14,11 +16,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spdrill.clock import FakeClock
+from spdrill.drill import Drill
 from spdrill.errors import InputError, LotusError, LotusRPCError
 from spdrill.evidence.record import schema
 from spdrill.exposure import DeadlineClock
+from spdrill.journal import Check
 from spdrill.lotus import ApiInfo, Bitfield, FullNodeClient, MinerClient
 from spdrill.lotus.types import Partition
+from spdrill.plan import parse_plan
 from spdrill.reconcile import (
     ReconciliationReport,
     build_report,
@@ -31,6 +37,8 @@ from spdrill.reconcile import (
     union,
 )
 from spdrill.reconcile_probe import backup_sectors, reconcile, scan_sectors
+from spdrill.stages import StageResult
+from spdrill.targets.local import LocalTarget
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CLOCK = DeadlineClock(114320, 114090, 3)
@@ -227,3 +235,55 @@ def test_backup_sectors_reads_the_sector_keys(tmp_path: Path) -> None:
     truncated.write_bytes(_backup(tmp_path / "c.cbor", keys).read_bytes()[:20])
     with pytest.raises(InputError, match="truncated"):
         backup_sectors(truncated)
+
+
+# -- the drills in drills/test_reconcile.py, called on a real Drill whose board holds a reconcile result ----
+def _drill_module() -> Any:
+    path = Path(__file__).resolve().parents[1] / "drills" / "test_reconcile.py"
+    spec = importlib.util.spec_from_file_location("spdrill_drill_reconcile", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _drill(tmp_path: Path, report: ReconciliationReport | None, must_not_miss: object = None,
+           green_at: float = 300.0) -> Drill:
+    plan = parse_plan('[drill]\nactor = "f01000"\n')
+    objectives = plan.objectives
+    object.__setattr__(objectives, "must_not_miss", must_not_miss)  # the field proposed for plan.py
+    drill = Drill(plan, target=LocalTarget({"workdir": str(tmp_path)}), clock=FakeClock(), drill_id="t")
+    if report is not None:
+        drill.board.publish(StageResult("reconcile", True, report.summary(), 5.0, report.stage_data()))
+    else:
+        drill.board.publish(StageResult("reconcile", False, "StateMinerPartitions failed", 5.0))
+    drill.journal.add_check(Check("test_daemon_synced", "synced", "readiness", True, "", green_at))
+    return drill
+
+
+def test_drill_every_live_sector_provable(tmp_path: Path) -> None:
+    drills = _drill_module()
+    drills.test_every_live_sector_provable(_drill(tmp_path, _report(bad={})))
+    with pytest.raises(AssertionError, match="sector 3: sealed file missing"):
+        drills.test_every_live_sector_provable(_drill(tmp_path, _report()))
+    with pytest.raises(AssertionError, match="StateMinerPartitions failed"):
+        drills.test_every_live_sector_provable(_drill(tmp_path, None))
+
+
+def test_drill_rto_misses_no_must_not_miss_deadline(tmp_path: Path) -> None:
+    drills = _drill_module()
+    report = _report(bad={})  # deadline 3 is open at epoch 114320 (closes 114330); rows hold deadlines 0, 5
+    # A 3-hour RTO from epoch 114320 reaches epoch 114680: deadline 5 closes at 114450, deadline 0 a day on.
+    calm = _drill(tmp_path, report, must_not_miss=[0], green_at=3 * 3600)
+    drills.test_rto_misses_no_must_not_miss_deadline(calm)
+    facts = calm.journal.freeze().facts
+    exposure = json.loads(str(facts["exposure"]))
+    assert exposure["missed_deadlines"] == [5] and exposure["faulty_sectors"] == 10
+    assert facts["fil_at_risk_at_rto"] == exposure["fil_at_risk"] == 0.0351
+    assert exposure["worst_case"]["faulty_sectors"] == 22  # deadlines 0 and 5 lie 300 epochs apart
+    jsonschema.validate(exposure, schema()["$defs"]["exposure"])
+    with pytest.raises(AssertionError, match="misses must-not-miss deadline 5 "):
+        drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, [5], green_at=3 * 3600))
+    with pytest.raises(AssertionError, match="misses must-not-miss deadline 5 "):
+        drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, "all", green_at=3 * 3600))
+    drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, "all", green_at=60))
