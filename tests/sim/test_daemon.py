@@ -253,3 +253,12 @@ def test_streamed_sector_text_equals_the_dict_form() -> None:
     for number in (0, 7, 123456):
         info = sector_info(number, 3, 32 << 30, 5_000_000, 1000)
         assert json.loads(sector_json_text(info)) == sector_json(info)
+
+
+def test_daemon_stop_and_sync_status(running: Stand) -> None:
+    status = running.run("lotus", "sync", "status")
+    assert status.returncode == 0 and status.stdout.startswith("sync status:\nworker 0:")
+    assert "\tStage: " in status.stdout
+    assert running.run("lotus", "daemon", "stop").returncode == 0
+    assert running.procs[0].popen.wait(10) == 0
+    assert not (running.lotus_repo / "api").exists()
