@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from spdrill.snapshots import cleanup, load_source
 from spdrill.snapshots.cleanup import owner_alive, owner_tag
@@ -77,3 +83,42 @@ def test_a_marker_without_its_workspace_is_reaped(tmp_path: Path) -> None:
 
 def test_cleanup_of_a_missing_root_finds_nothing(tmp_path: Path) -> None:
     assert cleanup("x", roots=[tmp_path / "nope"]) == []
+
+
+KILLED_DRILL = """
+import os, signal, sys
+from pathlib import Path
+from spdrill.snapshots import load_source
+source = load_source({"kind": sys.argv[1], sys.argv[2]: sys.argv[3]}, where="p")
+source.create_workspace(source.restore_points()[-1], "killed", Path(sys.argv[4]))
+os.kill(os.getpid(), signal.SIGKILL)  # the drill dies before its teardown can run
+"""
+
+
+def run_killed_drill(kind: str, key: str, value: str, root: Path) -> None:
+    """Run a drill process that makes a workspace and is SIGKILLed before destroying it."""
+    done = subprocess.run([sys.executable, "-c", KILLED_DRILL, kind, key, value, str(root)], check=False,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def test_sweep_reaps_what_a_sigkilled_drill_left(
+    tmp_path: Path, populate: Callable[[Path, dict[str, bytes]], None]
+) -> None:
+    populate(tmp_path / "b" / "2026-11-26T0200Z", FILES)
+    run_killed_drill("directory", "path", str(tmp_path / "b"), tmp_path / "ws")
+    assert sorted(p.name for p in (tmp_path / "ws").iterdir()) == [
+        "spdrill-killed-directory-0", "spdrill-killed-directory-0.marker.json"
+    ]  # fmt: skip
+    assert cleanup(roots=[tmp_path / "ws"]) == [str(tmp_path / "ws" / "spdrill-killed-directory-0")]
+    assert list((tmp_path / "ws").iterdir()) == []
+    assert (tmp_path / "b" / "2026-11-26T0200Z" / "lotus/config.toml").read_bytes() == FILES["lotus/config.toml"]
+
+
+@pytest.mark.integration
+def test_sweep_reaps_the_clone_of_a_sigkilled_drill(zpool: Any, tmp_path: Path) -> None:
+    dataset, _ = zpool.dataset("lotus", FILES)
+    subprocess.run(["zfs", "snapshot", f"{dataset}@auto-1"], check=True)
+    run_killed_drill("zfs", "dataset", dataset, tmp_path / "ws")
+    assert cleanup() == [f"{zpool.name}/spdrill-killed-0"]
+    assert not (tmp_path / "ws" / "spdrill-killed-zfs-0").exists()
