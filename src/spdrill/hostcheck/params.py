@@ -156,7 +156,7 @@ def parse_b2sum(text: str) -> dict[str, str]:
 
 def describe(report: ParamsReport) -> str:
     """One line for a check message or the journal."""
-    size = _size_name(report.sector_size)
+    size = size_name(report.sector_size)
     if not report.required:
         return f"the manifest lists no proof parameters for {size} sectors"
     problems = []
@@ -176,7 +176,8 @@ def describe(report: ParamsReport) -> str:
     return f"{report.cache_dir}: all {n} proof-parameter files for {size} sectors present{verified}"
 
 
-def _size_name(size: int) -> str:
+def size_name(size: int) -> str:
+    """"32GiB" for 34359738368, as `lotus fetch-params` takes it."""
     for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
