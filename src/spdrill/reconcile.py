@@ -170,14 +170,14 @@ def tabulate(partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad
 def build_report(actor: str, clock: DeadlineClock, block_delay: int,
                  partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad: Mapping[int, str],
                  backup: Intervals | None, day_rewards: Mapping[int, int],
-                 post_submissions: Sequence[Bitfield] = ()) -> ReconciliationReport:
+                 post_submissions: Sequence[Bitfield] = (), without_reward: int = 0) -> ReconciliationReport:
     """The reconciliation report from typed results (see :func:`tabulate` for the arguments)."""
     rows, missing = tabulate(partitions, known=known, bad=bad, backup=backup, day_rewards=day_rewards,
                              post_submissions=post_submissions)
     live = union(intervals(p.live_sectors) for parts in partitions for p in parts)
     sample = tuple((n, bad.get(n, "")) for n in _first(missing, MISSING_SAMPLE))
     return ReconciliationReport(actor, clock, block_delay, rows, count(subtract(known, live)),
-                                backup is not None, sample)
+                                backup is not None, sample, without_reward)
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,7 @@ class ReconciliationReport:
     not_on_chain: int  # sectors the restored miner knows that are not live on chain (sealing, expired)
     backup_compared: bool
     missing_sample: tuple[tuple[int, str], ...] = ()
+    without_reward: int = 0  # active sectors whose ExpectedDayReward is null: their fees count as zero
 
     def _total(self, name: str) -> int:
         return sum(int(getattr(r, name)) for r in self.rows)
@@ -248,7 +249,7 @@ class ReconciliationReport:
             "on_chain": self.on_chain, "known": self.known, "provable": self.provable,
             "missing": self.missing,
             "sealed_after_backup": self.after_backup, "backup_compared": self.backup_compared,
-            "not_on_chain": self.not_on_chain,
+            "not_on_chain": self.not_on_chain, "without_reward": self.without_reward,
             "missing_sample": [[n, why] for n, why in self.missing_sample], "deadlines": rows,
         }
 
@@ -271,7 +272,8 @@ class ReconciliationReport:
                          for r in facts["deadlines"])
             sample = tuple((int(n), str(why)) for n, why in facts.get("missing_sample", ()))
             return cls(str(facts["actor"]), clock, int(facts["block_delay"]), rows,
-                       int(facts["not_on_chain"]), bool(facts["backup_compared"]), sample)
+                       int(facts["not_on_chain"]), bool(facts["backup_compared"]), sample,
+                       int(facts.get("without_reward", 0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"reconciliation facts: field {exc} is missing or malformed; expected the "
                              "output of ReconciliationReport.to_facts()") from None

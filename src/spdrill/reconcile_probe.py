@@ -170,7 +170,7 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
     faulty = [union(intervals(p.faulty_sectors) for p in parts) for parts in partitions]
     all_live = union(live)
     rewards: list[int] = [0] * clock.period_deadlines
-    scan = None
+    scan: SectorScan | None = None
     if all_live:
         runs = _runs(all_live)
         chunks = _stream(full.rpc, "StateMinerSectors", actor, runs, [])
@@ -182,7 +182,8 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
         provable_bad = _check_provable(full, miner, actor, scan)
     backup_iv = None if backup is None else intervals_of(backup)
     return build_report(actor, clock, block_delay, partitions, known=known, bad=provable_bad,
-                        backup=backup_iv, day_rewards=dict(enumerate(rewards)), post_submissions=submissions)
+                        backup=backup_iv, day_rewards=dict(enumerate(rewards)), post_submissions=submissions,
+                        without_reward=scan.without_reward if scan is not None else 0)
 
 
 def _runs(iv: Intervals) -> list[int]:
