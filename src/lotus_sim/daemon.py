@@ -14,7 +14,7 @@ from lotus_sim.chain import ChainSync
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.mpool import Mpool
 from lotus_sim.perms import DAEMON_PERMS
-from lotus_sim.rpc import Api, JsonStream, RpcError
+from lotus_sim.rpc import Api, JsonStream, RpcError, deferred
 from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
 from lotus_sim.world import World
 
@@ -264,7 +264,7 @@ class DaemonNode:
         methods: dict[str, Callable[..., Any]] = {
             "Version": lambda: self.version(api_version),
             "Session": lambda: self.session,
-            "Shutdown": self.stop.set,
+            "Shutdown": deferred(self.stop.set),
             "AuthNew": self.auth_new, "AuthVerify": self.auth_verify,
             "ChainHead": self.chain_head, "ChainGetTipSetByHeight": self.tipset_by_height,
             "SyncState": self.sync_state, "NodeStatus": self.node_status,

@@ -20,7 +20,7 @@ from lotus_sim.chain import cid_for
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.minerconfig import MinerConfig
 from lotus_sim.perms import MINER_PERMS
-from lotus_sim.rpc import Api, JsonStream, RpcError
+from lotus_sim.rpc import Api, JsonStream, RpcError, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
 from lotus_sim.world import MinerMetadata
@@ -286,7 +286,7 @@ class MinerNode:
     def api(self) -> Api:
         """The /rpc/v0 namespace."""
         methods: dict[str, Callable[..., Any]] = {
-            "Version": self.version, "Session": lambda: self.session, "Shutdown": self.stop.set,
+            "Version": self.version, "Session": lambda: self.session, "Shutdown": deferred(self.stop.set),
             "AuthNew": self.auth_new, "AuthVerify": self.auth_verify,
             "ActorAddress": lambda: self.address, "ActorSectorSize": self.actor_sector_size,
             "SectorsList": self.sectors_list, "StorageList": self.storage_list,

@@ -13,7 +13,7 @@ from typing import Any
 
 from lotus_sim.perms import ALL_PERMISSIONS, missing_permission_text
 
-__all__ = ["Api", "JsonStream", "RpcError", "RpcServer", "Unauthorized"]
+__all__ = ["Api", "JsonStream", "RpcError", "RpcServer", "Unauthorized", "deferred"]
 
 # go-jsonrpc's codes: a method's own error is code 1; the rest are JSON-RPC 2.0's standard codes.
 CODE_METHOD_ERROR = 1
@@ -222,3 +222,14 @@ def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
             return
 
     return Handler
+
+
+def deferred(action: Callable[[], object], delay: float = 0.2) -> Callable[[], None]:
+    """A handler that runs `action` shortly after answering (Shutdown must reply before the server stops)."""
+
+    def handler() -> None:
+        timer = threading.Timer(delay, action)
+        timer.daemon = True
+        timer.start()
+
+    return handler

@@ -13,7 +13,7 @@ from typing import Any
 
 from lotus_sim import post
 from lotus_sim.perms import WORKER_PERMS
-from lotus_sim.rpc import Api, RpcError, Unauthorized
+from lotus_sim.rpc import Api, RpcError, Unauthorized, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
 
@@ -110,7 +110,8 @@ class WorkerNode:
     def api(self) -> Api:
         """The /rpc/v0 namespace."""
         methods: dict[str, Callable[..., Any]] = {
-            "Version": lambda: API_VERSION_WORKER, "Session": lambda: self.session, "Shutdown": self.stop.set,
+            "Version": lambda: API_VERSION_WORKER, "Session": lambda: self.session,
+            "Shutdown": deferred(self.stop.set),
             "Info": self.info, "Paths": lambda: self.local_paths, "Enabled": lambda: True,
             "TaskTypes": lambda: {WINDOW_POST_TASK: {}}, "GenerateWindowPoSt": self.generate_window_post,
         }
