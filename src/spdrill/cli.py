@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl = sub.add_parser("cleanup", help="remove what killed drills left (clones, workspaces, processes)")
     cl.add_argument("--drill", help="only this drill id")
     cl.add_argument("--workdir", type=Path, default=Path("/var/tmp/spdrill"), help="local target work folder")
+    cl.add_argument("--plan", type=Path, help="also look where this plan's sources make workspaces")
 
     sn = sub.add_parser("snapshots", help="list the plan's restore points and mark the one a drill would use")
     sn.add_argument("--plan", type=Path, required=True)
@@ -71,9 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-backup":
             return _check_backup(args.file)
         if args.command == "cleanup":
-            from spdrill.reaper import reap
+            from spdrill.reaper import reap, roots_of_plan
 
-            for line in reap(drill_id=args.drill, workdir=args.workdir):
+            workdir, roots = args.workdir, []
+            if args.plan is not None:
+                workdir, roots = roots_of_plan(args.plan)
+            for line in reap(drill_id=args.drill, workdir=workdir, extra_roots=roots):
                 print(line)
             return EXIT_OK
         if args.command == "snapshots":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 from spdrill.snapshots import cleanup as cleanup_workspaces
@@ -44,8 +45,13 @@ def drill_processes() -> dict[int, str]:
     return found
 
 
-def reap(*, drill_id: str | None = None, workdir: Path = Path("/var/tmp/spdrill")) -> list[str]:
-    """Remove one drill's leftovers, or (None) those of every drill whose harness process is gone."""
+def reap(*, drill_id: str | None = None, workdir: Path = Path("/var/tmp/spdrill"),
+         extra_roots: Sequence[Path] = ()) -> list[str]:
+    """Remove one drill's leftovers, or (None) those of every drill whose harness process is gone.
+
+    `extra_roots` are folders where sources make workspaces outside the drill folder (a btrfs source's
+    `workspace_root`); ZFS clones are found by their `spdrill:drill` property wherever they are.
+    """
     removed: list[str] = []
     stale: set[str] = set()
     folders = sorted(workdir.glob("spdrill-*")) if workdir.is_dir() else []
@@ -66,10 +72,23 @@ def reap(*, drill_id: str | None = None, workdir: Path = Path("/var/tmp/spdrill"
                     continue
             removed.append(f"process {pid} (drill {did})")
     for did in sorted(stale):
-        roots = sorted((workdir / f"spdrill-{did}").glob("ws*"))
+        roots = sorted((workdir / f"spdrill-{did}").glob("ws*")) + list(extra_roots)
         removed += [f"workspace {p}" for p in cleanup_workspaces(did, roots=roots)]
         folder = workdir / f"spdrill-{did}"
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(f"drill folder {folder}")
+    if drill_id is None:
+        # Clones and workspaces whose drill folder is already gone: found by their marks and dead owners.
+        removed += [f"workspace {p}" for p in cleanup_workspaces(None, roots=list(extra_roots))]
     return removed or ["nothing to clean up"]
+
+
+def roots_of_plan(plan_path: Path) -> tuple[Path, list[Path]]:
+    """The local work folder and the extra workspace roots a plan's sources use."""
+    from spdrill.planload import load_validated
+
+    plan = load_validated(plan_path)
+    workdir = Path(str(plan.target.options.get("workdir", "/var/tmp/spdrill")))
+    roots = [Path(str(s.table["workspace_root"])) for s in plan.restore.sources if "workspace_root" in s.table]
+    return workdir, roots
