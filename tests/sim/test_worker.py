@@ -49,7 +49,7 @@ def test_proofs_are_computed_on_the_worker(stand: Stand) -> None:
     started = time.monotonic()
     stand.procs[-1].stop()  # worker gone: the miner falls back to its builtin prover
     stand.miner().call("ComputeWindowPoSt", 0, [])
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.2  # the worker would need 0.4 s per partition
     assert _post_workers(stand) == {}
 
 
