@@ -92,6 +92,10 @@ def test_a_corrupt_sector_payload_is_caught(small_fixture: Fixture) -> None:
     assert "checksum" in str(sectorstore.check_sector(_stores(root), 1000, 3))
     (_stores(root)[0] / "sealed" / "s-t01000-2").write_bytes(path.read_bytes()[:10])
     assert "truncated" in str(sectorstore.check_sector(_stores(root), 1000, 2))
+    (_stores(root)[0] / "cache" / "s-t01000-4").rmdir()
+    assert "cache folder" in str(sectorstore.check_sector(_stores(root), 1000, 4))
+    (_stores(root)[0] / "sealed" / "s-t01000-6").write_bytes((_stores(root)[0] / "sealed" / "s-t01000-8").read_bytes())
+    assert "holds sector s-t01000-8" in str(sectorstore.check_sector(_stores(root), 1000, 6))
 
 
 def test_keys_in_wallet_puts_owner_and_worker_keys_in_the_daemon_repo(small_fixture: Fixture) -> None:

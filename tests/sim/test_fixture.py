@@ -80,7 +80,7 @@ def test_chain_metadata_storage_and_fixture_json_agree(small_fixture: Fixture) -
     for n in range(24):
         assert sectorstore.check_sector(stores, 1000, n) is None
         assert (stores[n % 2] / "sealed" / f"s-t01000-{n}").stat().st_size == sectorstore.SEALED_SIZE
-        assert (stores[n % 2] / "cache" / f"s-t01000-{n}" / "p_aux").is_file()
+        assert (stores[n % 2] / "cache" / f"s-t01000-{n}").is_dir()
 
 
 def test_snapshot_and_backup_carry_their_ages(small_fixture: Fixture) -> None:
