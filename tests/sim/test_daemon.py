@@ -272,3 +272,16 @@ def test_daemon_stop_and_sync_status(running: Stand) -> None:
     assert running.run("lotus", "daemon", "stop").returncode == 0
     assert running.procs[0].popen.wait(10) == 0
     assert not (running.lotus_repo / "api").exists()
+
+
+def test_import_without_halt_keeps_running(stand: Stand) -> None:
+    stand.start_daemon("--import-snapshot", str(stand.snapshot), "--bootstrap=false")
+    assert stand.daemon().call("ChainHead")["Height"] == stand.info["snapshot"]["height"]
+
+
+def test_daemon_without_a_chain_starts_at_genesis(stand: Stand) -> None:
+    stand.start_daemon("--bootstrap=false")
+    api = stand.daemon()
+    assert api.call("ChainHead")["Height"] == 0
+    with pytest.raises(CallError, match="not found"):
+        api.call("StateMinerInfo", stand.info["miner"], [])
