@@ -171,3 +171,11 @@ def test_record_dir_knob_moves_the_mpool_records(stand: Stand, tmp_path: Path) -
     with pytest.raises(Exception, match="key info not found"):
         stand.daemon().call("MpoolPushMessage", {"To": "f01000", "From": "f01002", "Method": 23}, None)
     assert (records / "mpool-push.jsonl").read_text().count("\n") == 1
+
+
+def test_every_knob_is_documented_in_the_readme() -> None:
+    from dataclasses import fields
+
+    readme = (Path(__file__).resolve().parents[2] / "src" / "lotus_sim" / "README.md").read_text()
+    missing = [f.name for f in fields(Knobs) if f"`LOTUS_SIM_{f.name.upper()}`" not in readme]
+    assert not missing, f"knobs missing from src/lotus_sim/README.md: {missing}"
