@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from spdrill import __version__
 from spdrill.errors import DrillError, UsageError
+from spdrill.evidence import cli as evidence_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, help="folder for reports (default: the plan's [reports] dir)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run drills matching EXPR (pytest -k)")
     run.add_argument("--drills", type=Path, help="folder of drills (default: the drills shipped with spdrill)")
+    evidence_cli.add_run_options(run)
 
     plan = sub.add_parser("plan", help="print an example plan or check one")
     psub = plan.add_subparsers(dest="plan_command", required=True, parser_class=_Parser)
@@ -56,17 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sn = sub.add_parser("snapshots", help="list the plan's restore points and mark the one a drill would use")
     sn.add_argument("--plan", type=Path, required=True)
+
+    evidence_cli.register(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    rc = evidence_cli.dispatch(args)
+    if rc is not None:
+        return rc
     try:
         if args.command == "run":
             from spdrill.runner import run_drill
 
             return run_drill(plan=args.plan, target=args.target, reports=args.reports, keyword=args.keyword,
-                             drills=args.drills)
+                             drills=args.drills, evidence_args=args)
         if args.command == "plan":
             return _plan(args)
         if args.command == "check-backup":
@@ -74,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cleanup":
             from spdrill.reaper import reap, roots_of_plan
 
-            workdir, roots = args.workdir, []
+            workdir, roots = args.workdir, list[Path]()
             if args.plan is not None:
                 workdir, roots = roots_of_plan(args.plan)
             for line in reap(drill_id=args.drill, workdir=workdir, extra_roots=roots):

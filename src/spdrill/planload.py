@@ -29,7 +29,7 @@ def load_validated(path: Path) -> Plan:
 
 
 def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str | None,
-                 demo_dir: Callable[[], Path]) -> Plan:
+                 demo_dir: Callable[[], Path], evidence: Mapping[str, str | None] | None = None) -> Plan:
     """--plan, then $SPDRILL_PLAN, then the ini option, then the built-in simulated demo."""
     chosen = cli or os.environ.get("SPDRILL_PLAN") or ini or None
     if chosen:
@@ -41,5 +41,10 @@ def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str 
     if target:
         plan = dataclasses.replace(plan, target=TargetSpec(kind=target, options={}))
     if reports:
-        plan = dataclasses.replace(plan, reports=Path(reports).resolve())
+        folder = Path(reports).resolve()
+        plan = dataclasses.replace(plan, reports=folder, evidence=dataclasses.replace(plan.evidence, dir=folder))
+    overrides = {k: v for k, v in (evidence or {}).items() if v}
+    if overrides:
+        values: dict[str, Any] = {k: (v if k == "webhook" else Path(v).resolve()) for k, v in overrides.items()}
+        plan = dataclasses.replace(plan, evidence=dataclasses.replace(plan.evidence, **values))
     return plan

@@ -26,6 +26,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override the plan's [target] kind")
     group.addoption("--drill-reports", dest="spdrill_reports", default=None, metavar="DIR",
                     help="override the plan's [reports] dir")
+    group.addoption("--drill-sign", dest="spdrill_sign", default=None, metavar="KEY",
+                    help="sign the evidence bundle with this ed25519 private key (over [reports] sign_key)")
+    group.addoption("--drill-metrics", dest="spdrill_metrics", default=None, metavar="FILE",
+                    help="write Prometheus textfile metrics here (over [reports] metrics)")
+    group.addoption("--drill-history", dest="spdrill_history", default=None, metavar="DB",
+                    help="keep the drill in this SQLite history (over [reports] history)")
+    group.addoption("--drill-webhook", dest="spdrill_webhook", default=None, metavar="URL",
+                    help="POST a JSON summary here at the end (over [reports] webhook)")
     parser.addini("spdrill_plan", "drill plan used when neither --plan nor $SPDRILL_PLAN is given", default="")
 
 

@@ -45,7 +45,7 @@ class _Collector:
 
 
 def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, keyword: str | None,
-              drills: Path | None) -> int:
+              drills: Path | None, evidence_args: Any = None) -> int:
     """Validate the plan, run the drills, print the summary; exit 0/1/2/3 as the README says."""
     from spdrill.planload import load_validated
 
@@ -59,7 +59,12 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
         plan = make_demo_plan(demo_tmp, reports=(reports or Path("reports")).resolve())
     elif plan is None:
         plan = Path(os.environ["SPDRILL_PLAN"])
-    load_validated(plan)  # exit 2 on a bad plan before anything starts
+    checked = load_validated(plan)  # exit 2 on a bad plan before anything starts
+    evidence = checked.evidence
+    if evidence_args is not None:
+        from spdrill.evidence.cli import apply_run_options
+
+        evidence = apply_run_options(checked, evidence_args).evidence  # a bad key is exit 2, now
     folder = drills or shipped_drills()
     root = folder.resolve().parent
     args = [str(folder), "--rootdir", str(root), "-p", "no:cacheprovider", "--plan", str(plan), "-qq",
@@ -70,6 +75,10 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
         args += ["--drill-reports", str(reports.resolve())]
     if keyword:
         args += ["-k", keyword]
+    for option, value in (("--drill-sign", evidence.sign_key), ("--drill-metrics", evidence.metrics),
+                          ("--drill-history", evidence.history), ("--drill-webhook", evidence.webhook)):
+        if value is not None:  # the plan's own values come back unchanged; the command line's win
+            args += [option, str(value)]
     junit_tmp = Path(tempfile.mkdtemp(prefix="spdrill-junit-")) / "junit-pytest.xml"
     args += ["--junitxml", str(junit_tmp)]
     collector = _Collector()
@@ -79,6 +88,10 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
         if collector.drill_dir is not None and junit_tmp.exists():
             collector.drill_dir.mkdir(parents=True, exist_ok=True)
             shutil.move(str(junit_tmp), collector.drill_dir / "junit-pytest.xml")
+            if evidence.sign_key is not None:  # the bundle sealed at teardown lacked pytest's JUnit: seal again
+                from spdrill.evidence import seal
+
+                seal(collector.drill_dir, evidence.sign_key)
         shutil.rmtree(junit_tmp.parent, ignore_errors=True)
         if demo_tmp is not None:
             shutil.rmtree(demo_tmp, ignore_errors=True)
