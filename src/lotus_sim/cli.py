@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lotus_sim import policy
-from lotus_sim.durations import parse_duration
+from lotus_sim.clock import parse_duration
 from lotus_sim.filefaults import FAULTS, apply_fault
 from lotus_sim.fixture import FixtureSpec, make_fixture
 

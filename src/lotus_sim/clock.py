@@ -1,8 +1,9 @@
-"""Chain clocks: epoch <-> unix time for mainnet (genesis 1598306400, 30 s) and fast devnets."""
+"""Chain clocks (epoch <-> unix time, mainnet or a fast devnet) and durations as users type them."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,3 +51,18 @@ def clock_from_env(env: Mapping[str, str] | None = None) -> Clock:
             " unset them for mainnet's clock"
         ) from exc
     return Clock(genesis=genesis, block_delay=delay)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+)([smhdw])")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``text``; ValueError shows the accepted forms."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    parts = _PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"duration {text!r}: expected seconds or forms like 45s, 30m, 2h, 7d, 1h30m")
+    return sum(int(n) * _UNITS[u] for n, u in parts)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lotus_sim import cbor, keystore, sectorstore
 from lotus_sim.address import Address
-from lotus_sim.durations import parse_duration
+from lotus_sim.clock import parse_duration
 from lotus_sim.fixture import read_info, write_info
 from lotus_sim.world import Head, MinerMetadata, World
 

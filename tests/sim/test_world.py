@@ -15,7 +15,7 @@ import pytest
 
 from lotus_sim import keystore
 from lotus_sim.address import Address
-from lotus_sim.clock import MAINNET, Clock, clock_from_env
+from lotus_sim.clock import MAINNET, Clock, clock_from_env, parse_duration
 from lotus_sim.fixture import assign_deadlines
 from lotus_sim.policy import deadline_info, parse_size, proof_types
 from lotus_sim.snapshot import decode_runs, encode_runs
@@ -59,6 +59,19 @@ def test_mainnet_clock_matches_the_docs_example() -> None:
     assert devnet == Clock(1000, 4) and devnet.timestamp_of(10) == 1040
     with pytest.raises(ValueError, match="LOTUS_SIM_BLOCK_DELAY"):
         clock_from_env({"LOTUS_SIM_BLOCK_DELAY": "fast"})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("45s", 45), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("7d", 604800)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2 hours", "h", "1.5h", "-1h"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="expected seconds"):
+        parse_duration(text)
 
 
 def test_partitions_locate_and_fault_sets() -> None:
