@@ -247,3 +247,10 @@ def test_miner_restart_keeps_its_token_secret(stand: Stand) -> None:
     time.sleep(0.05)
     stand.start_miner("--nosync")
     assert stand.miner(token=token).call("WorkerStats")
+
+
+def test_a_storage_path_without_sectorstore_json_stops_the_miner(stand: Stand) -> None:
+    store = next(stand.root.glob("restore-point/storage/store-*"))
+    (store / "sectorstore.json").unlink()
+    result = stand.run("lotus-miner", "run", "--nosync", "--miner-api", "0", timeout=30)
+    assert result.returncode == 1 and "sectorstore.json" in result.stderr

@@ -102,3 +102,33 @@ def test_worker_stops_cleanly(stand: Stand) -> None:
     proc = stand.start_worker()
     assert proc.stop() == 0
     assert not (stand.worker_repo / "api").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_worker_started_before_the_miner_waits_for_it(tmp_path: Path) -> None:
+    # spdrill starts the worker alongside the daemon and the miner only after the fence check.
+    stand = make_stand(tmp_path, sectors=8, deadlines=1)
+    try:
+        assert stand.import_snapshot().returncode == 0
+        stand.start_daemon()
+        port = _free_port()
+        token = (stand.miner_repo / "token").read_text().strip()
+        env = {"MINER_API_INFO": f"{token}:/ip4/127.0.0.1/tcp/{port}/http"}
+        args = ["run", "--windowpost", "--listen", "127.0.0.1:0"]
+        worker = stand._start("worker", "lotus-worker", args, stand.worker_repo, env, wait_api=False)
+        time.sleep(1.2)
+        assert worker.popen.poll() is None and "waiting for the miner API" in worker.output()
+        stand.start_miner("--nosync", "--miner-api", str(port))
+        deadline = time.monotonic() + 10
+        while not _post_workers(stand):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+    finally:
+        stand.stop_all()
