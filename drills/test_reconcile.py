@@ -12,7 +12,7 @@ import pytest
 
 from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
-from spdrill.exposure import deadline_problem, exposure_now, worst_case
+from spdrill.exposure import deadline_problem, exposure_facts, exposure_now, worst_case
 from spdrill.phases import rto
 from spdrill.reconcile import ReconciliationReport, provable_problem
 
@@ -46,7 +46,7 @@ def test_rto_misses_no_must_not_miss_deadline(drill: Drill) -> None:
     assert measured is not None, "no RTO: the standby never became ready, so every deadline would be missed"
     now = exposure_now(report.loads(), report.clock, measured, report.block_delay)
     worst = worst_case(report.loads(), report.clock, measured, report.block_delay)
-    facts = {**now.to_facts(), "worst_case": worst.to_facts()}
+    facts = exposure_facts(now, worst)
     drill.journal.fact("exposure", json.dumps(facts, separators=(",", ":")))
     drill.journal.fact("fil_at_risk_at_rto", facts["fil_at_risk"])
     # Plan field proposed to the lead (plan.py): [objectives] must_not_miss = "all" | [deadline indices].

@@ -280,7 +280,8 @@ def test_drill_rto_misses_no_must_not_miss_deadline(tmp_path: Path) -> None:
     exposure = json.loads(str(facts["exposure"]))
     assert exposure["missed_deadlines"] == [5] and exposure["faulty_sectors"] == 10
     assert facts["fil_at_risk_at_rto"] == exposure["fil_at_risk"] == 0.0351
-    assert exposure["worst_case"]["faulty_sectors"] == 22  # deadlines 0 and 5 lie 300 epochs apart
+    assert exposure["worst_faulty_sectors"] == 22  # deadlines 0 and 5 lie 300 epochs apart
+    assert exposure["worst_missed_deadlines"] == [0, 5]
     jsonschema.validate(exposure, schema()["$defs"]["exposure"])
     with pytest.raises(AssertionError, match="misses must-not-miss deadline 5 "):
         drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, [5], green_at=3 * 3600))

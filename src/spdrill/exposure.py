@@ -34,6 +34,7 @@ __all__ = [
     "days_left_before_termination",
     "deadline_problem",
     "exposure_at",
+    "exposure_facts",
     "exposure_now",
     "fault_fee",
     "rto_epochs",
@@ -228,6 +229,15 @@ def worst_case(loads: Sequence[DeadlineLoad], clock: DeadlineClock, rto_seconds:
             best = candidate
     assert best is not None
     return best
+
+
+def exposure_facts(now: Exposure, worst: Exposure) -> dict[str, Any]:
+    """The journal's ``exposure`` fact: the outage starting now, and the worst start flattened beside it."""
+    facts = now.to_facts()
+    for key in ("failure_epoch", "missed_deadlines", "missed_partitions", "faulty_sectors", "fil_at_risk",
+                "fil_per_day"):
+        facts[f"worst_{key}"] = worst.to_facts()[key]
+    return facts
 
 
 def deadline_problem(exposure: Exposure, must_not_miss: Collection[int] | str | None) -> str | None:
