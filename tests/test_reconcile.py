@@ -13,7 +13,7 @@ import cbor2
 import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spdrill.clock import FakeClock
@@ -288,3 +288,26 @@ def test_drill_rto_misses_no_must_not_miss_deadline(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="misses must-not-miss deadline 5 "):
         drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, "all", green_at=3 * 3600))
     drills.test_rto_misses_no_must_not_miss_deadline(_drill(tmp_path, report, "all", green_at=60))
+
+
+layouts = st.lists(st.lists(sets, max_size=3), min_size=48, max_size=48)
+
+
+@settings(max_examples=30, deadline=None)
+@given(layout=layouts, known=sets, bad=sets, backup=sets)
+def test_table_invariants(layout: list[list[set[int]]], known: set[int], bad: set[int],
+                          backup: set[int]) -> None:
+    seen: set[int] = set()
+    parts: list[list[Partition]] = []
+    for deadline in layout:
+        parts.append([])
+        for members in deadline:  # a sector lives in one partition only
+            parts[-1].append(_partition(members - seen))
+            seen |= members
+    report = build_report("f01000", CLOCK, 30, parts, known=intervals_of(known),
+                          bad={n: "bad" for n in bad}, backup=intervals_of(backup), day_rewards={})
+    assert report.on_chain == len(seen)
+    assert report.provable + report.missing == report.on_chain
+    assert report.missing == len(seen & bad) and report.known == len(seen & known)
+    assert report.after_backup == len(seen - backup) and report.not_on_chain == len(known - seen)
+    assert report.ok == (not seen & bad)

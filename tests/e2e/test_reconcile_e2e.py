@@ -139,3 +139,15 @@ def test_exposure_of_the_standby_at_an_rto(standby: Standby) -> None:
     assert day.sectors == 24 and day.fee_atto == sum(fault_fee(r.day_reward_atto) for r in report.rows)
     worst = worst_case(report.loads(), report.clock, 1800, report.block_delay)
     assert len(worst.missed_deadlines) == 1 and worst.sectors == max(r.active for r in report.rows)
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_on_a_small_miner(standby: Standby) -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "reconcile.py"
+    result = subprocess.run([sys.executable, str(script), "--fixture", str(standby.fixture)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    assert "reconcile: 24 live sectors in 3 deadlines" in result.stdout
+    assert "23 provable, 1 missing" not in result.stdout  # the verdict is handed in, as the bring-up does
+    for figure in ("wall ", "client CPU ", "peak RSS ", "bitfield decode, RLE+ alternating (worst): "):
+        assert figure in result.stdout
