@@ -33,8 +33,8 @@ def _plan(tmp_path: Path, requirements: str, env: str = "") -> Path:
 
 def _run(plan: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                           "drills/test_host.py", "--plan", str(plan)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                           "drills/test_host.py", "--plan", str(plan)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
 
 
 def test_host_drills_pass_or_skip_as_the_plan_says(tmp_path: Path) -> None:

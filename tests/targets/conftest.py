@@ -52,15 +52,16 @@ class Sshd:
 
     def options(self, **extra: Any) -> dict[str, Any]:
         """[target.ssh] options reaching this sshd through its ssh_config alias."""
-        return {"host": self.alias, "ssh_config": str(self.ssh_config), "workdir": extra.pop("workdir"), **extra}
+        workdir = extra.pop("workdir")
+        return {"host": self.alias, "ssh_config": str(self.ssh_config), "workdir": workdir, **extra}
 
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    """sshd on 127.0.0.1 at a free port: own host key, one authorized client key, a temp config; stopped after."""
+    """sshd on 127.0.0.1, free port, own host key, one authorized client key, temp config; stopped after."""
     exe = shutil.which("sshd") or "/usr/sbin/sshd"
     if not Path(exe).exists() or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        unavailable("openssh-server and openssh-client are not installed (Debian: openssh-server openssh-client)")
+        unavailable("sshd or ssh is not installed (Debian: openssh-server openssh-client)")
     d = tmp_path_factory.mktemp("sshd")
     d.chmod(0o755)
     host_pub = _keygen(d / "host_key")
@@ -69,15 +70,18 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     (d / "authorized_keys").write_text(client_pub + "\n")
     (d / "authorized_keys").chmod(0o600)
     port = free_port()
-    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True,
+                                                    text=True).stdout.strip()
     (d / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nPidFile {d / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nMaxStartups 100:30:200\nMaxSessions 100\n"
+        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
+        "MaxStartups 100:30:200\nMaxSessions 100\n"
         "AcceptEnv none\n")
     (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
     (d / "ssh_config").write_text(
-        f"Host standby\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {d / 'client_key'}\n"
+        f"Host standby\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
+        f"  IdentityFile {d / 'client_key'}\n"
         f"  UserKnownHostsFile {d / 'known_hosts'}\n  IdentitiesOnly yes\n")
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation folder sshd insists on
     proc = subprocess.Popen([exe, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE)
@@ -161,7 +165,8 @@ def demo_plan(tmp: Path, kind: str, options: dict[str, Any], **requirements: Any
 
     venv_bin = str(Path(sys.executable).parent)
     if shutil.which("lotus-sim") is None and shutil.which("lotus-sim", path=venv_bin):
-        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")  # pytest run as .venv/bin/pytest
+        # pytest was started as .venv/bin/pytest without the venv on PATH
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     if shutil.which("lotus-sim") is None:
         unavailable("lotus-sim is not installed; run `pip install -e .` in the repository")
     plan = load_plan(make_demo_plan(tmp, sectors=32, deadlines=2))

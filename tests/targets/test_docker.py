@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,7 +98,8 @@ def test_close_leaves_nothing(docker_engine: Engine, sim_image: str, tmp_path: P
 def test_reap_removes_what_a_killed_drill_left(docker_engine: Engine, sim_image: str) -> None:
     dead = f"{socket.gethostname()}:{2**22 + 17}"  # a pid that cannot exist: the owner was killed
     client = docker_engine.client
-    for did, owner in (("20261126T000000Z-dead01", dead), ("20261126T000000Z-live01", f"{socket.gethostname()}:1")):
+    live = f"{socket.gethostname()}:1"
+    for did, owner in (("20261126T000000Z-dead01", dead), ("20261126T000000Z-live01", live)):
         labels = {dockerkit.LABEL: did, dockerkit.OWNER_LABEL: owner}
         net = client.networks.create(f"spdrill-{did}", labels=labels)
         client.containers.run(sim_image, ["sleep", "300"], detach=True, labels=labels, network=net.name,
@@ -123,7 +125,8 @@ def test_missing_sim_image_says_how_to_build_it(docker_engine: Engine, tmp_path:
 def test_options_are_validated_with_field_names() -> None:
     validate_target_options("docker", {"image": "x:1", "gpus": "all", "memory": "64GiB", "cpus": 8,
                                        "images": {"worker": "y:2"}, "subnet": "10.9.8.0/24"})
-    cases = [({"gpus": "some"}, "gpus"), ({"memory": "lots"}, "memory"), ({"cpus": 0}, "cpus"),
+    cases: list[tuple[dict[str, Any], str]] = [
+             ({"gpus": "some"}, "gpus"), ({"memory": "lots"}, "memory"), ({"cpus": 0}, "cpus"),
              ({"images": {"sealer": "x"}}, "images"), ({"pull": "sometimes"}, "pull"),
              ({"subnet": "10.0.0.0/30"}, "subnet"), ({"workdir": "tmp"}, "workdir"), ({"ports": 1}, "ports")]
     for options, key in cases:
@@ -137,7 +140,8 @@ def test_api_flags_become_a_listen_address() -> None:
                                          "10.213.0.11", 2345)
     assert argv == ["lotus-miner", "run", "--nosync"]
     assert env == {"LOTUS_API_LISTENADDRESS": "/ip4/10.213.0.11/tcp/2345/http"}
-    assert dockerkit.container_argv("daemon", ["lotus", "daemon", "--api=1234"], "ip", 1234)[0] == ["lotus", "daemon"]
+    argv, _ = dockerkit.container_argv("daemon", ["lotus", "daemon", "--api=1234"], "ip", 1234)
+    assert argv == ["lotus", "daemon"]
     assert dockerkit.container_argv("worker", ["lotus-worker", "run", "--listen", "a:1"], "ip", 1) == (
         ["lotus-worker", "run", "--listen", "a:1"], {})
 
@@ -146,7 +150,7 @@ def test_gpu_device_requests() -> None:
     assert dockerkit.device_requests("none") == []
     (req,) = dockerkit.device_requests("all")
     assert req["Count"] == -1 and ["gpu", "compute", "utility"] in req["Capabilities"]
-    assert dockerkit.device_requests(["GPU-bfeada00"])[0]["DeviceIDs"] == ["GPU-bfeada00"]
+    assert dockerkit.device_requests(("GPU-bfeada00",))[0]["DeviceIDs"] == ["GPU-bfeada00"]
 
 
 def test_registry_builds_a_docker_target() -> None:

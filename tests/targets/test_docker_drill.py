@@ -1,4 +1,4 @@
-"""A full simulated drill on the docker target (real dockerd, sim image from debootstrap); nothing left after."""
+"""A full simulated drill on the docker target (real dockerd, sim image from debootstrap); nothing left."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ def test_full_drill_on_the_docker_target(docker_engine: Engine, sim_image: str, 
     if not sim_listens_where_told():
         # Real Lotus binds 127.0.0.1 when given --api, so in a container the target drops the flag and sets
         # LOTUS_API_LISTENADDRESS; a stand-in that ignores it cannot be reached through published ports.
-        pytest.xfail("lotus_sim ignores LOTUS_API_LISTENADDRESS (real Lotus honours it): the containers' APIs "
-                     "bind 127.0.0.1 and the drill cannot reach them")
+        pytest.xfail("lotus_sim ignores LOTUS_API_LISTENADDRESS (real Lotus honours it): the containers' "
+                     "APIs bind 127.0.0.1 and the drill cannot reach them")
     workdir = tmp_path / "run"
-    plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir), "memory": "2GiB",
-                                                   "cpus": 1.5}, gpu=False)
+    options = {"image": sim_image, "workdir": str(workdir), "memory": "2GiB", "cpus": 1.5}
+    plan = demo_plan(tmp_path / "demo", "docker", options, gpu=False)
     target = DockerTarget(plan.target.options, requirements=plan.standby.requirements)
     drill = Drill(plan, target=target)
     drill.start()

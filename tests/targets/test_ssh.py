@@ -43,7 +43,8 @@ def test_open_run_and_close_through_ssh_config_alias(sshd: Sshd, tmp_path: Path,
     try:
         assert target.root is not None and (target.root / ".spdrill-drill").is_file()
         res = target.run(["sh", "-c", "echo $SPDRILL_DRILL; echo err >&2; exit 3"], env={}, timeout=20)
-        assert (res.returncode, res.stdout.strip(), res.stderr.strip()) == (3, "20261126T000000Z-test01", "err")
+        got = (res.returncode, res.stdout.strip(), res.stderr.strip())
+        assert got == (3, "20261126T000000Z-test01", "err")
     finally:
         target.close()
     assert not (tmp_path / "spdrill-20261126T000000Z-test01").exists()
@@ -112,7 +113,8 @@ def test_port_forward_reaches_a_remote_listener(sshd: Sshd, tmp_path: Path) -> N
     target = _open(_direct(sshd, tmp_path))
     try:
         port = target.free_port()
-        target.spawn("daemon", ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)], env={}, port=port)
+        server = ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+        target.spawn("daemon", server, env={}, port=port)
         host, local = target.endpoint("daemon", port)
         assert host == "127.0.0.1"
 
@@ -131,8 +133,10 @@ def test_port_forward_reaches_a_remote_listener(sshd: Sshd, tmp_path: Path) -> N
 
 def test_options_are_validated_with_field_names() -> None:
     validate_target_options("ssh", {"host": "gpu1", "backend": "paramiko", "command_timeout": "5m"})
-    cases = [({}, "target.ssh.host"), ({"host": "h", "backend": "telnet"}, "target.ssh.backend"),
-             ({"host": "h", "port": 70000}, "target.ssh.port"), ({"host": "h", "workdir": "rel"}, "target.ssh.workdir"),
+    cases: list[tuple[dict[str, Any], str]] = [
+             ({}, "target.ssh.host"), ({"host": "h", "backend": "telnet"}, "target.ssh.backend"),
+             ({"host": "h", "port": 70000}, "target.ssh.port"),
+             ({"host": "h", "workdir": "rel"}, "target.ssh.workdir"),
              ({"host": "h", "connect_timeout": "soon"}, "target.ssh.connect_timeout"),
              ({"host": "h", "host_key_checking": "no"}, "target.ssh.host_key_checking"),
              ({"host": "h", "colour": "red"}, "target.ssh.colour")]

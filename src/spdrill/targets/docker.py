@@ -86,8 +86,9 @@ class DockerTarget:
             self.client.images.get(image)
         except docker.errors.ImageNotFound:
             if self.opts.pull == "never" or image.startswith("spdrill-sim:"):
-                raise TargetError(f"image {image} is not on the Docker engine; build it with `spdrill image "
-                                  "build-sim` (simulator) or `docker pull` it, or set [target.docker] image")
+                raise TargetError(f"image {image} is not on the Docker engine; build it with `spdrill "
+                                  "image build-sim` (simulator) or `docker pull` it, or set [target.docker] "
+                                  "image") from None
             self._pull(image)
 
     def _pull(self, image: str) -> None:
@@ -105,7 +106,7 @@ class DockerTarget:
 
         for _ in range(8):  # another drill may take the same free subnet between our look and our create
             subnet = kit.pick_subnet(self.client, self.opts.subnet)
-            # Dynamic addresses (one-shot containers) come from the upper half; roles keep their fixed low ones.
+            # One-shot containers get addresses from the upper half; roles keep their fixed low ones.
             upper = list(subnet.subnets(prefixlen_diff=1))[1]
             pool = IPAMPool(subnet=str(subnet), iprange=str(upper), gateway=str(subnet.network_address + 1))
             try:
@@ -116,8 +117,9 @@ class DockerTarget:
                 return
             except docker.errors.APIError as exc:
                 if self.opts.subnet or "overlap" not in str(exc).lower():
-                    raise TargetError(f"cannot create the drill network in {subnet}: {exc.explanation or exc}; "
-                                      "set [target.docker] subnet to a free IPv4 /24") from None
+                    why = exc.explanation or exc
+                    raise TargetError(f"cannot create the drill network in {subnet}: {why}; set "
+                                      "[target.docker] subnet to a free IPv4 /24") from None
         raise TargetError("no free subnet for the drill network after 8 tries; set [target.docker] subnet")
 
     # -- what the bring-up asks ------------------------------------------------------------------------------
@@ -203,17 +205,19 @@ class DockerTarget:
             return self._exec(running, argv, env, timeout)
         return self._oneshot(role, argv, env, timeout)
 
-    def _exec(self, container: Any, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> CommandResult:
+    def _exec(self, container: Any, argv: Sequence[str], env: Mapping[str, str],
+              timeout: float) -> CommandResult:
         # exec has no timeout of its own: coreutils `timeout` ends the command (124) and we report it.
         wrapped = ["timeout", "-k", "5", str(max(1, int(timeout))), *argv]
         code, (out, err) = container.exec_run(wrapped, environment=self._env(env), demux=True,
                                               workdir=self.path(self.root) if self.root else None)
         if code == 124:
-            raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within {timeout:.0f}s")
+            raise TargetError(f"{' '.join(argv[:2])}: no answer within {timeout:.0f}s")
         return CommandResult(tuple(argv), int(code), (out or b"").decode(errors="replace"),
                              (err or b"").decode(errors="replace"))
 
-    def _oneshot(self, role: str, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> CommandResult:
+    def _oneshot(self, role: str, argv: Sequence[str], env: Mapping[str, str],
+                 timeout: float) -> CommandResult:
         import docker.errors
         import requests.exceptions
 
@@ -271,7 +275,7 @@ class DockerTarget:
         return dict(self._logs)
 
     def stop_processes(self) -> None:
-        """Stop every role container (SIGTERM, then SIGKILL after the grace period); they stay for their logs."""
+        """Stop every role container (SIGTERM, SIGKILL after the grace period); they stay for their logs."""
         with self._lock:
             items = list(self._containers.values())
         threads = [threading.Thread(target=_stop, args=(c,), daemon=True) for c in items]

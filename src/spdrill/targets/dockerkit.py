@@ -18,10 +18,11 @@ ROLE_LABEL = "spdrill.role"
 DEFAULT_IMAGE = "filecoin/lotus-all-in-one:stable"
 PARAMS_IN_CONTAINER = "/var/tmp/filecoin-proof-parameters"  # FIL_PROOFS_PARAMETER_CACHE of the official image
 ROLES = ("daemon", "miner", "worker")
-ROLE_HOST = {"daemon": 10, "miner": 11, "worker": 12}  # fixed addresses in the drill subnet: peers need IPs early
+# Fixed addresses in the drill subnet: a role must know its peer's address before that peer starts.
+ROLE_HOST = {"daemon": 10, "miner": 11, "worker": 12}
 PROGRAM_ROLE = {"lotus": "daemon", "lotus-miner": "miner", "lotus-worker": "worker"}
-# Real Lotus binds 127.0.0.1 whenever `--api`/`--miner-api` is given (cmd/lotus/daemon.go `RpcServer`), so in a
-# container the flag is dropped and LOTUS_API_LISTENADDRESS (config [API] ListenAddress) says where to listen.
+# Real Lotus binds 127.0.0.1 whenever `--api`/`--miner-api` is given (cmd/lotus/daemon.go `RpcServer`), so
+# in a container the flag is dropped and LOTUS_API_LISTENADDRESS ([API] ListenAddress) says where to listen.
 API_FLAGS = {"daemon": "--api", "miner": "--miner-api"}
 SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")
 
@@ -59,7 +60,9 @@ def parse_options(options: Mapping[str, Any]) -> DockerOptions:
         if key not in known:
             raise _fail(key, f"unknown key; expected one of: {', '.join(sorted(known))}")
     out: dict[str, Any] = {}
-    for key in ("image", "workdir", "mount_at", "params_dir", "publish_host", "api_host", "pull", "subnet", "user"):
+    strings = ("image", "workdir", "mount_at", "params_dir", "publish_host", "api_host", "pull", "subnet",
+               "user")
+    for key in strings:
         if key in options:
             if not isinstance(options[key], str):
                 raise _fail(key, f"expected a string, found {options[key]!r}")
@@ -73,13 +76,16 @@ def parse_options(options: Mapping[str, Any]) -> DockerOptions:
         try:
             net = ipaddress.ip_network(out["subnet"])
         except ValueError:
-            raise _fail("subnet", f"expected an IPv4 network like \"10.213.7.0/24\", found {out['subnet']!r}") from None
+            raise _fail("subnet", f"expected an IPv4 network like \"10.213.7.0/24\", found "
+                        f"{out['subnet']!r}") from None
         if net.version != 4 or net.prefixlen > 26:
             raise _fail("subnet", f"expected an IPv4 network of /26 or larger, found {out['subnet']!r}")
     if "images" in options:
         images = options["images"]
-        if not isinstance(images, dict) or not all(k in ROLES and isinstance(v, str) for k, v in images.items()):
-            raise _fail("images", f"expected a table of role → image with roles {', '.join(ROLES)}, found {images!r}")
+        if not isinstance(images, dict) or not all(k in ROLES and isinstance(v, str)
+                                                   for k, v in images.items()):
+            raise _fail("images", f"expected a table of role → image with roles {', '.join(ROLES)}, "
+                        f"found {images!r}")
         out["images"] = dict(images)
     if "gpus" in options:
         out["gpus"] = _gpus(options["gpus"])
@@ -184,7 +190,7 @@ def connect(timeout: float = 60) -> Any:
 
 
 def reap(drill_id: str | None = None) -> list[str]:
-    """Remove the containers and networks of one drill, or (None) of every drill whose harness process is gone."""
+    """Remove the containers and networks of one drill, or (None) of every drill whose harness is gone."""
     from spdrill.snapshots.cleanup import owner_alive
 
     try:

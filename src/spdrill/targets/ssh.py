@@ -51,7 +51,8 @@ class SshTarget:
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
         assert self.conn is not None, "open() first"
-        return sshconn.run(self.conn, command, timeout=timeout or self.opts.command_timeout, where=self.opts.where())
+        limit = timeout or self.opts.command_timeout
+        return sshconn.run(self.conn, command, timeout=limit, where=self.opts.where())
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def open(self, drill_id: str) -> Path:
@@ -72,9 +73,9 @@ class SshTarget:
         self.root = root
         marker = root / ".spdrill-remote"
         if not marker.is_file() or marker.read_text().strip() != drill_id:
-            raise CannotRunError(f"{root} on {self.opts.host} is not visible here at the same path; the restore "
-                                 "runs in the harness, so [target.ssh] workdir must be a folder both hosts share "
-                                 "(or run the harness on the standby host)")
+            raise CannotRunError(f"{root} on {self.opts.host} is not visible here at the same path; the "
+                                 "restore runs in the harness, so [target.ssh] workdir must be a folder both "
+                                 "hosts share (or run the harness on the standby host)")
         write_owner(root, drill_id)
         return root
 
@@ -147,7 +148,7 @@ class SshTarget:
         command = f"{self._prelude(env)}; exec {shlex.join(argv)}"
         res = sshconn.run(self.conn, command, timeout=timeout, where=self.opts.where())
         if res.rc == sshconn.TIMEOUT_RC:
-            raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within {timeout:.0f}s")
+            raise TargetError(f"{' '.join(argv[:2])}: no answer within {timeout:.0f}s")
         return CommandResult(tuple(argv), int(res.rc), res.stdout, res.stderr)
 
     def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
@@ -173,8 +174,9 @@ class SshTarget:
         assert self.root is not None
         log = self.root / "logs" / f"{role}.log"
         props = [f"--property=WorkingDirectory={self.root}", f"--property=StandardOutput=append:{log}",
-                 f"--property=StandardError=append:{log}", "--collect", "--quiet", f"--unit={self._unit(role)}"]
-        path = f"{self.bindir}:/usr/local/bin:/usr/bin:/bin" if self.bindir else "/usr/local/bin:/usr/bin:/bin"
+                 f"--property=StandardError=append:{log}", "--collect", "--quiet",
+                 f"--unit={self._unit(role)}"]
+        path = ":".join(p for p in (self.bindir, "/usr/local/bin:/usr/bin:/bin") if p)
         sets = [f"--setenv={k}={v}" for k, v in {"PATH": path, MARK_ENV: self.drill_id, **env}.items()]
         return shlex.join(["systemd-run", *props, *sets, *argv])
 
@@ -185,9 +187,9 @@ class SshTarget:
             if facts.get("ActiveState") in ("failed", "inactive"):
                 return int(facts.get("ExecMainStatus") or -1)
             return None
-        res = self._sh(f"cd {shlex.quote(str(self.root))} && if [ -f pids/{role}.exit ]; then cat pids/{role}.exit;"
-                       f" elif kill -0 $(cat pids/{role}.pid) 2>/dev/null; then echo running; else echo gone; fi",
-                       timeout=30)
+        res = self._sh(f"cd {shlex.quote(str(self.root))} && if [ -f pids/{role}.exit ]; then "
+                       f"cat pids/{role}.exit; elif kill -0 $(cat pids/{role}.pid) 2>/dev/null; then "
+                       "echo running; else echo gone; fi", timeout=30)
         word = res.stdout.strip()
         if word == "running" or (not word and res.rc != 0):
             return None

@@ -95,15 +95,15 @@ def explain(stderr: str, where: str) -> CannotRunError:
     s = stderr.lower()
     if "host key verification failed" in s or "no matching host key" in s or "not found in known_hosts" in s \
             or "unknown host key" in s:
-        return CannotRunError(f"{where}: the host key is not in known_hosts (host-key checking is on); check the "
-                              "key's fingerprint and add it (ssh-keyscan >> known_hosts, or [target.ssh] "
+        return CannotRunError(f"{where}: the host key is not in known_hosts (host-key checking is on); check "
+                              "the key's fingerprint and add it (ssh-keyscan >> known_hosts, or [target.ssh] "
                               "known_hosts)")
     if "identification has changed" in s or "badhostkey" in s or "does not match" in s:
-        return CannotRunError(f"{where}: the host key CHANGED since it was recorded in known_hosts; this may be "
-                              "an attack or a reinstalled host: verify it before removing the old key")
+        return CannotRunError(f"{where}: the host key CHANGED since it was recorded in known_hosts; this may "
+                              "be an attack or a reinstalled host: verify it before removing the old key")
     if "permission denied" in s or "authentication failed" in s or "no authentication methods" in s:
-        return CannotRunError(f"{where}: the host refused our key; check [target.ssh] identity_file and that its "
-                              "public key is in the remote user's authorized_keys")
+        return CannotRunError(f"{where}: the host refused our key; check [target.ssh] identity_file and that "
+                              "its public key is in the remote user's authorized_keys")
     if "could not resolve" in s or "name or service not known" in s or "temporary failure in name" in s:
         return CannotRunError(f"{where}: unknown host name; check [target.ssh] host and your ssh_config")
     last = stderr.strip().splitlines()[-1] if stderr.strip() else "no answer"
@@ -117,8 +117,9 @@ def connect(opts: SshOptions) -> tuple[Any, Path]:
     private = Path(tempfile.mkdtemp(prefix="spdrill-ssh-"))
     if opts.backend == "paramiko":
         host = testinfra.get_host(opts.hostspec(), ssh_config=opts.ssh_config or None,
-                                  ssh_identity_file=opts.identity_file or None, timeout=int(opts.connect_timeout))
-        # testinfra's paramiko backend accepts unknown host keys with a warning: make our own, checking client.
+                                  ssh_identity_file=opts.identity_file or None,
+                                  timeout=int(opts.connect_timeout))
+        # testinfra's paramiko backend accepts unknown host keys with a warning: give it a checking client.
         host.backend.__dict__["client"] = _paramiko_client(opts)
         return host, private
     extra = ["-o BatchMode=yes", "-o ServerAliveInterval=5", "-o ServerAliveCountMax=3",
@@ -127,7 +128,8 @@ def connect(opts: SshOptions) -> tuple[Any, Path]:
         extra.append(f"-o UserKnownHostsFile={shlex.quote(opts.known_hosts)}")
     host = testinfra.get_host(opts.hostspec(), ssh_config=opts.ssh_config or None,
                               ssh_identity_file=opts.identity_file or None, timeout=int(opts.connect_timeout),
-                              ssh_extra_args=" ".join(extra), controlpath=str(private / "cm"), controlpersist=60)
+                              ssh_extra_args=" ".join(extra), controlpath=str(private / "cm"),
+                              controlpersist=60)
     return host, private
 
 
