@@ -20,6 +20,7 @@ from lotus_sim.repo import (
     CliError,
     admin_token,
     ensure_jwt_secret,
+    listen_address,
     make_authorizer,
     repo_path,
     wait_for_signal,
@@ -117,15 +118,17 @@ def run_daemon(args: Any, knobs: Knobs) -> int:
         record_to(record_dir(knobs, repo) / "mpool-push.jsonl"),
         knobs.peers,
     )
+    host, port = listen_address(repo / "config.toml", args.api, "LOTUS_API_LISTENADDRESS", 1234)
     server = RpcServer(
-        "127.0.0.1", int(args.api),
+        host, port,
         {"/rpc/v0": node.api(API_VERSION_V0), "/rpc/v1": node.api(API_VERSION_V1)},
         make_authorizer(secret),
         {"/health/livez": lambda: node.health(False), "/health/readyz": lambda: node.health(True)},
     )
     server.start()
-    write_api_files(repo, "127.0.0.1", server.port, admin_token(secret))
-    print(f"lotus-sim daemon (simulated Lotus): API listening on {multiaddr_for('127.0.0.1', server.port)}",
+    dial = "127.0.0.1" if host == "0.0.0.0" else host
+    write_api_files(repo, dial, server.port, admin_token(secret))
+    print(f"lotus-sim daemon (simulated Lotus): API listening on {multiaddr_for(dial, server.port)}",
           file=sys.stderr, flush=True)
     if knobs.exit_mid_sync and args.bootstrap:
         threading.Thread(target=_exit_mid_sync, args=(sync,), daemon=True).start()
@@ -216,7 +219,7 @@ def _parser() -> LotusParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("daemon", help="Start a lotus daemon process")
     d.add_argument("action", nargs="?", choices=["stop"])
-    d.add_argument("--api", default="1234")
+    d.add_argument("--api", help="API port (default: [API] ListenAddress of config.toml, else 1234)")
     d.add_argument("--bootstrap", type=bool_flag, nargs="?", const=True, default=True)
     d.add_argument("--import-snapshot")
     d.add_argument("--import-chain")

@@ -18,6 +18,7 @@ from lotus_sim.repo import (
     CliError,
     admin_token,
     ensure_jwt_secret,
+    listen_address,
     make_authorizer,
     repo_path,
     wait_for_signal,
@@ -66,7 +67,7 @@ def _read_stores(repo: Path) -> dict[str, Path]:
         raise CliError(str(exc)) from exc
 
 
-def run_miner(api_port: str, nosync: bool) -> int:
+def run_miner(api_port: str | None, nosync: bool) -> int:
     """`lotus-miner run`: connect to the daemon, load repo and storage, serve until SIGTERM/SIGINT."""
     from lotus_sim.miner import MinerNode
     from lotus_sim.minerconfig import read_miner_config
@@ -93,11 +94,13 @@ def run_miner(api_port: str, nosync: bool) -> int:
     secret = ensure_jwt_secret(repo)
     node = MinerNode(repo, full, metadata, info, stores, config, knobs, secret,
                      int(full.call("Version")["BlockDelay"]))
-    server = RpcServer("127.0.0.1", int(api_port), {"/rpc/v0": node.api()}, make_authorizer(secret))
+    host, port = listen_address(repo / "config.toml", api_port, "LOTUS_API_LISTENADDRESS", 2345)
+    server = RpcServer(host, port, {"/rpc/v0": node.api()}, make_authorizer(secret))
     server.start()
-    write_api_files(repo, "127.0.0.1", server.port, admin_token(secret))
+    dial = "127.0.0.1" if host == "0.0.0.0" else host
+    write_api_files(repo, dial, server.port, admin_token(secret))
     print(f"lotus-sim miner (simulated lotus-miner) {metadata.miner_address}: API listening on "
-          f"{multiaddr_for('127.0.0.1', server.port)}", file=sys.stderr, flush=True)
+          f"{multiaddr_for(dial, server.port)}", file=sys.stderr, flush=True)
     if not config.disable_winning_post:
         print("WARNING: [Subsystems] DisableWinningPoSt = false: this miner takes part in block production",
               file=sys.stderr, flush=True)
@@ -230,7 +233,7 @@ def _parser() -> LotusParser:
     parser = LotusParser(prog="lotus-miner", description="Filecoin storage miner (simulated by lotus-sim)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--miner-api", default="2345")
+    r.add_argument("--miner-api", help="API port (default: [API] ListenAddress of config.toml, else 2345)")
     r.add_argument("--nosync", action="store_true")
     r.add_argument("--enable-gpu-proving", default="true")
     sub.add_parser("info")

@@ -132,3 +132,29 @@ def wallet_addresses(repo: Path) -> list[str]:
         if name.startswith("wallet-"):
             found.append(name.removeprefix("wallet-"))
     return sorted(found)
+
+
+def listen_address(config: Path, flag: str | None, env_var: str, default_port: int) -> tuple[str, int]:
+    """Where to serve: the port flag (on 127.0.0.1) when given, else `[API] ListenAddress` (or its env)."""
+    import re
+    import tomllib
+
+    if flag is not None:
+        if not flag.isdigit():
+            raise CliError(f"API port {flag!r} is not a number")
+        return "127.0.0.1", int(flag)
+    value, where = os.environ.get(env_var), f"environment {env_var}"
+    if not value and config.is_file():
+        try:
+            api = tomllib.loads(config.read_text()).get("API", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise CliError(f"{config}: not valid TOML ({exc})") from exc
+        value = api.get("ListenAddress") if isinstance(api, dict) else None
+        where = f"{config} [API] ListenAddress"
+    if not value:
+        return "127.0.0.1", default_port
+    match = re.fullmatch(r"/ip4/([0-9.]+)/tcp/(\d+)/http/?", str(value))
+    if not match:
+        example = f"/ip4/127.0.0.1/tcp/{default_port}/http"
+        raise CliError(f"{where} = {value!r}: expected a multiaddr like {example}")
+    return match.group(1), int(match.group(2))

@@ -285,3 +285,19 @@ def test_daemon_without_a_chain_starts_at_genesis(stand: Stand) -> None:
     assert api.call("ChainHead")["Height"] == 0
     with pytest.raises(CallError, match="not found"):
         api.call("StateMinerInfo", stand.info["miner"], [])
+
+
+def test_listen_address_comes_from_config_unless_the_flag_is_given(stand: Stand) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = stand.lotus_repo / "config.toml"
+    config.write_text(config.read_text().replace("/tcp/1234/http", f"/tcp/{port}/http"))
+    assert stand.import_snapshot().returncode == 0
+    stand._start("daemon", "lotus", ["daemon", "--bootstrap=false"], stand.lotus_repo, None, True)
+    assert (stand.lotus_repo / "api").read_text() == f"/ip4/127.0.0.1/tcp/{port}/http"
+    stand.stop_all()
+    bad = stand.run("lotus", "daemon", env={"LOTUS_API_LISTENADDRESS": "tcp://nowhere"}, timeout=20)
+    assert bad.returncode == 1 and "LOTUS_API_LISTENADDRESS" in bad.stderr
