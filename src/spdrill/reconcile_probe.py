@@ -2,8 +2,8 @@
 
 Calls, whatever the miner's size: ``Version``, ``StateMinerProvingDeadline``, ``StateMinerDeadlines``,
 ``StateMinerPartitions`` once per deadline (48), ``StateMinerSectors`` once with the live sectors as
-a bitfield, ``SectorsList`` once; ``CheckProvable`` once per deadline only when the caller has no
-verdict yet. No per-sector RPC.
+a bitfield, ``SectorsList`` once; ``CheckProvable`` once per deadline (and seal proof type) only when
+the caller has no verdict yet. No per-sector RPC.
 
 ``StateMinerSectors`` for a million sectors is ~420 MB of JSON; decoding it into dicts would need
 gigabytes. It is read as a stream instead, and a lean scanner takes the three fields reconciliation
@@ -39,7 +39,7 @@ _KEY = b'"SectorNumber"'
 _MAX_OBJECT = 1 << 22  # far above one SectorOnChainInfo (~450 bytes): a body without sectors
 _NOT_LIVE = 0xFF
 _FAULTY = 0xFE  # live but faulty: no reward at stake, since its fee is owed with or without an outage
-_MAX_INDEX = 1 << 28  # sector numbers beyond this are looked up by bisection instead of a byte table
+_MAX_INDEX = 1 << 28  # one byte per sector number up to here (256 MB); real miners stay far below
 
 
 class SectorScan:
@@ -180,7 +180,9 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
     known = intervals_of(miner.sectors_list())
     if provable_bad is None:
         provable_bad = _check_provable(full, miner, actor, scan)
-    backup_iv = None if backup is None else intervals_of(backup)
+    backup_iv = None
+    if backup is not None:  # a Bitfield's runs are its intervals already: no walk over its members
+        backup_iv = intervals(backup) if isinstance(backup, Bitfield) else intervals_of(backup)
     return build_report(actor, clock, block_delay, partitions, known=known, bad=provable_bad,
                         backup=backup_iv, day_rewards=dict(enumerate(rewards)), post_submissions=submissions,
                         without_reward=scan.without_reward if scan is not None else 0)
