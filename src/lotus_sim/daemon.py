@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from lotus_sim import cbor
 from lotus_sim.bitfield import decode_runs, encode_runs
 from lotus_sim.chain import ChainSync
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
@@ -19,6 +20,17 @@ from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
 from lotus_sim.world import World
 
 __all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode"]
+
+CHANGE_PEER_ID = 23
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _b58(data: bytes) -> str:
+    number, out = int.from_bytes(data, "big"), ""
+    while number:
+        number, rem = divmod(number, 58)
+        out = _B58[rem] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 API_VERSION_V1 = 131840  # 2.3.0
 API_VERSION_V0 = 66816  # 1.5.0
@@ -50,7 +62,7 @@ class DaemonNode:
         self._world: World | None = None
         self._loaded = threading.Event()
         self._load_error: str | None = None
-        self.mpool = Mpool(wallet, self._key_address, record)
+        self.mpool = Mpool(wallet, self._key_address, record, self._apply_message)
         # Loading a big world takes a while; the API answers meanwhile and state calls wait for it.
         threading.Thread(target=self._load, args=(world_loader,), daemon=True).start()
 
@@ -250,6 +262,20 @@ class DaemonNode:
                 if addr.replace("t0", "f0", 1) == acc.id_address.replace("t0", "f0", 1):
                     return acc.key_address
         return addr
+
+    def _apply_message(self, msg: dict[str, Any]) -> None:
+        """Apply the one message whose effect a drill can observe: the miner's ChangePeerID (method 23)."""
+        world = self._world
+        if world is None or msg.get("Method") != CHANGE_PEER_ID or msg["To"].replace("t0", "f0", 1) != \
+                world.miner.replace("t0", "f0", 1):
+            return
+        try:
+            params = cbor.decode(base64.b64decode(msg.get("Params") or ""))
+            raw = params[0] if isinstance(params, list) and params and isinstance(params[0], bytes) else None
+        except ValueError:
+            raw = None
+        if raw:
+            world.peer_id = _b58(raw)
 
     def account_key(self, addr: str, tsk: Any) -> str:
         """Filecoin.StateAccountKey: the key address behind an account's ID address."""

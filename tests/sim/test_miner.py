@@ -219,8 +219,11 @@ def test_init_restore_pushes_change_peer_id_from_the_worker(stand: Stand, tmp_pa
     exported = next((stand.root / "secrets").glob("worker-*.key")).read_text().strip()
     keystore.write_key(stand.lotus_repo, f"wallet-{stand.info['worker']['key']}",
                        keystore.KeyInfo.from_export(exported))
+    before = stand.daemon().call("StateMinerInfo", stand.info["miner"], [])["PeerId"]
     result, fresh = _restore(stand, tmp_path)
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    after = stand.daemon().call("StateMinerInfo", stand.info["miner"], [])["PeerId"]
+    assert before == stand.info["peer_id"] and after != before and after.startswith("12D3KooW")
     assert (fresh / "storage.json").exists() and (fresh / "datastore").is_dir()
     records = stand.records()
     assert [(r["from"], r["to"], r["method"], r["accepted"]) for r in records] == [
