@@ -131,6 +131,12 @@ def decode_at(data: bytes, pos: int) -> tuple[Value, int]:
         value, end = _decode(data, pos)
     except (IndexError, struct.error) as exc:
         raise FormatError(f"CBOR data ends early (value at offset {pos} is truncated)") from exc
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"CBOR text string near offset {pos} is not UTF-8") from exc
+    except TypeError as exc:  # a map key that Python cannot hash (an array or map)
+        raise FormatError(f"CBOR map near offset {pos} has an array or map as a key") from exc
+    except RecursionError as exc:
+        raise FormatError(f"CBOR value at offset {pos} is nested too deeply") from exc
     if value is _BREAK:
         raise FormatError(f"unexpected CBOR break at offset {pos}")
     return value, end

@@ -74,9 +74,9 @@ def _field(state: dict[str, object], key: str, kind: type) -> object:
     return value
 
 
-def _acc(value: object) -> Account:
+def _acc(value: object, key: str) -> Account:
     if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)):
-        raise FormatError(f"state block account: expected [id, key address, key type], got {value!r:.80}")
+        raise FormatError(f"state block field {key!r}: expected [id, key address, key type], got {value!r:.80}")
     return Account(value[0], value[1], value[2])
 
 
@@ -91,9 +91,9 @@ def decode_state(state: dict[str, object], head: Head) -> World:
     assert isinstance(controls, list)
     return World(
         miner=str(_field(state, "miner", str)),
-        owner=_acc(state.get("owner")),
-        worker=_acc(state.get("worker")),
-        controls=tuple(_acc(c) for c in controls),
+        owner=_acc(state.get("owner"), "owner"),
+        worker=_acc(state.get("worker"), "worker"),
+        controls=tuple(_acc(c, "controls") for c in controls),
         peer_id=str(_field(state, "peerId", str)),
         sector_size=int(_field(state, "sectorSize", int)),  # type: ignore[call-overload]
         head=head,

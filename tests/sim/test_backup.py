@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from array import array
 from pathlib import Path
 
 import cbor2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lotus_sim.backup import BackupError, encode_backup, parse_backup, read_backup, write_backup
 from lotus_sim.world import MinerMetadata
@@ -82,3 +85,10 @@ def test_metadata_without_miner_address_is_refused(tmp_path: Path) -> None:
     write_backup(tmp_path / "b.cbor", [(b"/sectors/1", b"\xa0")])
     with pytest.raises(ValueError, match="/miner-address"):
         MinerMetadata.from_backup(tmp_path / "b.cbor")
+
+
+@given(st.binary(max_size=80))
+def test_any_bytes_parse_or_raise_backup_error_only(tail: bytes) -> None:
+    for data in (tail, b"\x82\x9f" + tail):
+        with contextlib.suppress(BackupError):
+            parse_backup(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from array import array
@@ -10,6 +11,8 @@ from pathlib import Path
 import cbor2
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lotus_sim.car import read_car, write_car
 from lotus_sim.cbor import FormatError, block_cid
@@ -112,4 +115,17 @@ def test_car_without_the_state_block_says_so(tmp_path: Path) -> None:
     write_car(path, car.roots, [(head, car.blocks[head])])
     assert read_head(path)[0].height == HEIGHT  # the head alone still reads
     with pytest.raises(FormatError, match="ParentStateRoot"):
+        World.from_car(path)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=80), st.booleans())
+def test_any_bytes_read_or_raise_format_error_only(tmp_path_factory: pytest.TempPathFactory, tail: bytes,
+                                                    compress: bool) -> None:  # fmt: skip
+    # A valid header followed by noise exercises the section parser, bare noise the header parser.
+    header = bytes([10]) + bytes.fromhex("a265726f6f7473806776657273696f6e01")[:9]
+    data = header + tail if len(tail) % 2 else tail
+    path = tmp_path_factory.mktemp("fuzz") / "x.car"
+    path.write_bytes(zstandard.ZstdCompressor().compress(data) if compress else data)
+    with contextlib.suppress(FormatError):
         World.from_car(path)

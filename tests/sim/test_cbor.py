@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cbor2
@@ -48,6 +49,21 @@ def test_map_keys_sort_shorter_first() -> None:
 @pytest.mark.parametrize("data", [b"\x82\x01", b"\x59\x01", b"\x45abc", b"\xd8\x2a\x41\x01"])
 def test_truncated_or_malformed_input_is_a_format_error(data: bytes) -> None:
     with pytest.raises(FormatError):
+        cbor.decode(data)
+
+
+@given(st.binary(max_size=60))
+def test_any_bytes_decode_or_raise_format_error_only(data: bytes) -> None:
+    with contextlib.suppress(FormatError):
+        cbor.decode(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"\x62\xbc\xf5", "not UTF-8"), (b"\xa1\x80\x01", "as a key"), (b"\x81" * 100_000, "nested too deeply")],
+)
+def test_hostile_input_is_a_format_error(data: bytes, message: str) -> None:
+    with pytest.raises(FormatError, match=message):
         cbor.decode(data)
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lotus_sim import keystore
+from lotus_sim import keystore, sectorstore
 from lotus_sim.address import Address
+from lotus_sim.cbor import FormatError
 from lotus_sim.clock import MAINNET, Clock, clock_from_env, parse_duration
 from lotus_sim.fixture import assign_deadlines
 from lotus_sim.policy import deadline_info, parse_size, proof_types
@@ -110,6 +111,14 @@ def test_state_round_trip() -> None:
     assert back.deadlines == world.deadlines and back.faulty == {3} and back.owner == ACC
 
 
+@pytest.mark.parametrize(("field", "value"), [("sectorSize", "2KiB"), ("owner", ["f01"]), ("lotus-sim", 99)])
+def test_a_bad_state_block_names_the_field(field: str, value: object) -> None:
+    state = _world(4).to_state()
+    state[field] = value
+    with pytest.raises(FormatError, match=field if field != "lotus-sim" else "format"):
+        World.from_state(state, Head(1, 1))
+
+
 def test_a_million_sector_world_is_compact() -> None:
     world = _world(1_000_000, size=32 << 30, k=48)
     state = world.to_state()
@@ -154,3 +163,19 @@ def test_keystore_files_and_tokens(tmp_path: Path) -> None:
     assert json.loads(base64.urlsafe_b64decode(payload + "==")) == {"Allow": ["read"]}
     _, peer = keystore.libp2p_key(random.Random(3))
     assert peer.startswith("12D3KooW") and len(peer) == 52
+
+
+def test_bad_key_files_and_storage_configs_are_named(tmp_path: Path) -> None:
+    (tmp_path / "keystore").mkdir()
+    (tmp_path / "keystore" / keystore.key_file_name("auth-jwt-private")).write_text('{"Type": "x"}')
+    with pytest.raises(ValueError, match="MF2XI2BNNJ3XILLQOJUXMYLUMU: expected KeyInfo JSON"):
+        keystore.read_jwt_secret(tmp_path)
+    with pytest.raises(ValueError, match="hex of KeyInfo JSON"):
+        keystore.KeyInfo.from_export("zz")
+    with pytest.raises(ValueError, match="storage.json: missing"):
+        sectorstore.read_storage_json(tmp_path)
+    (tmp_path / "storage.json").write_text('{"StoragePaths": [{"Path": "relative/store"}]}')
+    with pytest.raises(ValueError, match="relative"):
+        sectorstore.read_storage_json(tmp_path)
+    with pytest.raises(ValueError, match="sectorstore.json: missing"):
+        sectorstore.read_sectorstore(tmp_path)
