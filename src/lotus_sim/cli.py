@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--now", type=float, default=None, help="unix time taken as now (default: the clock)")
     make.add_argument("--block-delay", type=int, default=30, help="seconds per epoch (default 30, mainnet)")
     make.add_argument("--genesis", type=int, default=1598306400, help="genesis unix time (default mainnet's)")
+    make.add_argument("--no-sector-files", action="store_true",
+                      help="write no sealed/cache files (for huge benchmark worlds)")  # fmt: skip
     make.add_argument("--fault", action="append", default=[], metavar="NAME[=ARG]", help="apply a file fault")
     fault = sub.add_parser("fault", help="apply a file fault to a fixture", epilog=_fault_help(),
                            formatter_class=raw)  # fmt: skip
@@ -83,7 +85,7 @@ def _spec(args: argparse.Namespace) -> FixtureSpec:
         sectors=args.sectors, deadlines=args.deadlines, snapshot_age=snapshot_age, backup_age=backup_age,
         sectors_after_backup=args.sectors_after_backup, seed=args.seed, miner=args.miner, sector_size=size,
         storage_paths=args.storage_paths, now=args.now, block_delay=args.block_delay, genesis=args.genesis,
-        faults=tuple(args.fault),
+        faults=tuple(args.fault), sector_files=not args.no_sector_files,
     )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ class FixtureSpec:
     block_delay: int = 30
     genesis: int = 1598306400
     faults: tuple[str, ...] = field(default=())
+    sector_files: bool = True  # False: chain, repos and backup only (big worlds for daemon benchmarks)
 
 
 def backup_name(unix_time: float) -> str:
@@ -145,7 +146,8 @@ def make_fixture(root: Path, spec: FixtureSpec) -> dict[str, object]:
         meta = sectorstore.LocalStorageMeta(str(uuid.UUID(bytes=rng.randbytes(16), version=4)))
         sectorstore.write_sectorstore(store, meta)
     sectorstore.write_storage_json(miner_repo, stores)
-    _write_sectors(stores, spec.seed, miner.actor_id, spec.sectors)
+    if spec.sector_files:
+        _write_sectors(stores, spec.seed, miner.actor_id, spec.sectors)
     info = _describe(root, spec, now, world, snapshot, backup, backup_time, stores, secret_files)
     write_info(root, info)
     return info
@@ -203,6 +205,8 @@ def _describe(
         },
         "repos": {"lotus": "restore-point/lotus", "lotus-miner": "restore-point/lotus-miner"},
         "storage_paths": [str(s.relative_to(root)) for s in stores],
+        "sector_files": spec.sector_files,
+        "sealed_file_size": sectorstore.SEALED_SIZE,
         "secrets": secret_files,
         "faults": [],
     }

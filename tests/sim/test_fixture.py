@@ -120,3 +120,10 @@ def test_big_sectors_and_testnet_miner(make_fx: FixtureFactory) -> None:
     assert world.network_name == "calibrationnet" and world.owner.id_address.startswith("t0")
     assert (root / "restore-point/storage/store-0/sealed/s-t01234-2399").is_file()
     assert json.loads((root / "fixture.json").read_text())["seal_proof"] == 8
+
+
+def test_without_sector_files_the_chain_still_has_every_sector(make_fx: FixtureFactory) -> None:
+    root, info = make_fx(sectors=3000, sector_files=False)
+    assert World.from_car(root / str(info["snapshot"]["path"])).sector_count() == 3000  # type: ignore[index]
+    assert not any((root / "restore-point/storage/store-0/sealed").iterdir())
+    assert info["sector_files"] is False and info["sealed_file_size"] == sectorstore.SEALED_SIZE
