@@ -1,4 +1,10 @@
-"""File faults planted in a generated restore point; each is recorded in fixture.json under ``faults``."""
+"""File faults planted in a generated restore point; each is recorded in fixture.json under ``faults``.
+
+wrong-actor is realised on the miner side only: the chain snapshot keeps the real miner (f01000, owner of
+every sector), while the miner repo's datastore ``/miner-address`` and the metadata backup name another ID
+address (default f0<miner+1000>) that the chain does not know, so StateMinerInfo on it fails as for any
+unknown actor. The backup stays valid (its checksum is recomputed): only the identity is wrong.
+"""
 
 from __future__ import annotations
 

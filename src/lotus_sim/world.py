@@ -10,8 +10,11 @@ Public API (stable; later additions only):
   Queries: ``sector_count()``, ``all_sectors()``, ``has_sector(n)``, ``locate(n) -> (deadline, partition)``,
   ``partitions(dl) -> list[array]``, ``partition_sets(dl, p) -> PartitionSets``, ``active_sectors()``,
   ``sector_info(n) -> SectorInfo | None``, ``miner_power() -> (raw, qa)``, ``deadline_info(epoch)``.
-  Loaders/writers: ``World.from_car(path)`` (zstd or raw CAR), ``world.write_car(path, zstd=True)``,
-  ``world.to_state()`` / ``World.from_state(state, head)`` (the CBOR-able dict in the state block).
+  Loaders/writers: ``World.from_car(path)`` (zstd or raw CAR), ``world.write_car(path, zstd=True)``
+  (returns the head CIDs and sets ``world.head.cids``), ``world.to_state()`` /
+  ``World.from_state(state, head)`` (the CBOR-able dict in the head's ParentStateRoot block).
+  ``iter_runs(numbers)`` yields (start, length) runs of a sorted array. Bad files raise
+  ``lotus_sim.cbor.FormatError`` (a ValueError) with the file and field in the message.
 * ``MinerMetadata`` — what the miner repo's metadata datastore (and a backup of it) holds:
   ``miner_address``, ``sectors`` (sorted ``array('Q')``), ``entries`` (other keys -> raw value),
   ``seal_proof``.
