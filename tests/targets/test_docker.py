@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from spdrill.errors import PlanError, TargetError
+from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.hostcheck import checks
 from spdrill.plan import Requirements
 from spdrill.targets import dockerkit, make_target, validate_target_options
@@ -120,6 +120,40 @@ def test_missing_sim_image_says_how_to_build_it(docker_engine: Engine, tmp_path:
     with pytest.raises(TargetError, match="spdrill image build-sim"):
         t.open(f"{DRILL}-noimage")
     t.close()
+
+
+@pytest.mark.integration
+def test_gpu_request_reaches_the_engine(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
+    """With gpus asked and a GPU required, the worker asks the engine for GPUs (refused where it has none)."""
+    options = {"image": sim_image, "workdir": str(tmp_path), "gpus": "all"}
+    t = DockerTarget(options, requirements=Requirements())
+    t.open(f"{DRILL}-gpu")
+    try:
+        has_nvidia = "nvidia" in (docker_engine.client.info().get("Runtimes") or {})
+        if has_nvidia:
+            t.spawn("worker", ["sleep", "30"], env={}, port=t.free_port())
+            c = docker_engine.client.containers.get(f"spdrill-{DRILL}-gpu-worker")
+            assert c.attrs["HostConfig"]["DeviceRequests"][0]["Count"] == -1
+        else:
+            with pytest.raises(TargetError, match="cannot start the worker container"):
+                t.spawn("worker", ["sleep", "30"], env={}, port=t.free_port())
+        # The daemon never gets the GPU: it is the worker that proves.
+        t.spawn("daemon", ["sleep", "30"], env={}, port=t.free_port())
+        d = docker_engine.client.containers.get(f"spdrill-{DRILL}-gpu-daemon")
+        assert not d.attrs["HostConfig"]["DeviceRequests"]
+    finally:
+        t.close()
+
+
+@pytest.mark.integration
+def test_docker_host_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/elsewhere.sock")
+    t = DockerTarget({"workdir": str(tmp_path)})
+    with pytest.raises(CannotRunError, match="elsewhere.sock") as err:
+        t.open(f"{DRILL}-dh")
+    assert err.value.exit_code == 3
+    monkeypatch.setenv("DOCKER_HOST", "tcp://gpu-box.example:2376")
+    assert dockerkit.default_api_host() == "gpu-box.example"
 
 
 def test_options_are_validated_with_field_names() -> None:
