@@ -109,14 +109,15 @@ def test_roles_start_report_exit_and_stop(sshd: Sshd, tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_port_forward_reaches_a_remote_listener(sshd: Sshd, tmp_path: Path) -> None:
-    target = _open(_direct(sshd, tmp_path))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_port_forward_reaches_a_remote_listener(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    target = _open(_direct(sshd, tmp_path, backend=backend))
     try:
         port = target.free_port()
         server = ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)]
         target.spawn("daemon", server, env={}, port=port)
         host, local = target.endpoint("daemon", port)
-        assert host == "127.0.0.1"
+        assert host == "127.0.0.1" and local != port  # through the forward, not the remote port itself
 
         deadline = time.monotonic() + 15
         while True:

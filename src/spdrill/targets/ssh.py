@@ -22,6 +22,7 @@ from spdrill.errors import CannotRunError, TargetError
 from spdrill.targets import sshconn
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
+from spdrill.targets.sshforward import ParamikoForward, SshForward
 
 # Variables that would point a standby at the live miner: unset before any standby command runs.
 _SCRUB = r"LOTUS_[A-Za-z0-9_]*\|FULLNODE_API_INFO\|MINER_API_INFO\|WORKER_API_INFO\|STORAGE_API_INFO"
@@ -46,7 +47,7 @@ class SshTarget:
         self.root: Path | None = None
         self.drill_id = ""
         self._roles: set[str] = set()
-        self._forwards: dict[int, sshconn.Forward] = {}
+        self._forwards: dict[int, SshForward | ParamikoForward] = {}
         self._lock = threading.Lock()
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
@@ -124,7 +125,11 @@ class SshTarget:
             return self.opts.host, port
         with self._lock:
             if port not in self._forwards:
-                self._forwards[port] = sshconn.Forward(self.opts, port)
+                if self.opts.backend == "paramiko":
+                    transport = self.conn.backend.client.get_transport()
+                    self._forwards[port] = ParamikoForward(transport, port)
+                else:
+                    self._forwards[port] = SshForward(self.opts, port)
             return "127.0.0.1", self._forwards[port].local_port
 
     def free_port(self) -> int:

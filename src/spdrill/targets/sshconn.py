@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,49 +186,3 @@ def run(host: Any, command: str, *, timeout: float, where: str) -> Any:
         raise
     except Exception as exc:  # paramiko transport errors
         raise explain(f"{exc.__class__.__name__}: {exc}", where) from None
-
-
-class Forward:
-    """A local port forward to a port on the standby host, through an `ssh -N -L` child process."""
-
-    def __init__(self, opts: SshOptions, remote_port: int) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.local_port = int(s.getsockname()[1])
-        argv = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes",
-                "-o", f"StrictHostKeyChecking={'yes' if opts.host_key_checking else 'no'}",
-                "-o", f"ConnectTimeout={int(opts.connect_timeout)}", "-o", "ControlMaster=no",
-                "-o", "ControlPath=none",
-                "-L", f"127.0.0.1:{self.local_port}:127.0.0.1:{remote_port}"]
-        if opts.known_hosts:
-            argv += ["-o", f"UserKnownHostsFile={opts.known_hosts}"]
-        if opts.ssh_config:
-            argv += ["-F", opts.ssh_config]
-        if opts.identity_file:
-            argv += ["-i", opts.identity_file]
-        if opts.port:
-            argv += ["-p", str(opts.port)]
-        argv.append(f"{opts.user}@{opts.host}" if opts.user else opts.host)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + opts.connect_timeout
-        while time.monotonic() < deadline and self.proc.poll() is None and not self._listening():
-            time.sleep(0.05)
-        if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise explain(err, opts.where())
-
-    def _listening(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.local_port)) == 0
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
