@@ -85,6 +85,25 @@ def test_host_checks_inside_the_container(target: DockerTarget) -> None:
 
 
 @pytest.mark.integration
+def test_fixed_mount_point_and_params_folder(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "v28-demo.vk").write_text("vk")
+    t = DockerTarget({"image": sim_image, "workdir": str(tmp_path / "run"), "mount_at": "/drill",
+                      "params_dir": str(params)}, requirements=Requirements(gpu=False))
+    root = t.open(f"{DRILL}-mount")
+    try:
+        (root / "a").mkdir()
+        (root / "a" / "f.txt").write_text("from the harness\n")
+        assert t.path(root / "a" / "f.txt") == "/drill/a/f.txt"
+        script = "cat /drill/a/f.txt; pwd; ls $FIL_PROOFS_PARAMETER_CACHE"
+        res = t.run(["sh", "-c", script], env={}, timeout=60)
+        assert res.stdout.split("\n")[:3] == ["from the harness", "/drill", "v28-demo.vk"]
+    finally:
+        t.close()
+
+
+@pytest.mark.integration
 def test_close_leaves_nothing(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
     t = DockerTarget({"image": sim_image, "workdir": str(tmp_path)}, requirements=Requirements(gpu=False))
     root = t.open(f"{DRILL}-close")

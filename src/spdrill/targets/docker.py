@@ -151,7 +151,8 @@ class DockerTarget:
         assert self.root is not None
         mounts = {str(self.root): {"bind": self.opts.mount_at or str(self.root), "mode": "rw"}}
         if self.opts.params_dir:
-            mounts[self.opts.params_dir] = {"bind": kit.PARAMS_IN_CONTAINER, "mode": "ro"}
+            # Read-write: Lotus's paramfetch takes a lock file in the cache even when every file is there.
+            mounts[self.opts.params_dir] = {"bind": kit.PARAMS_IN_CONTAINER, "mode": "rw"}
         return mounts
 
     def _env(self, env: Mapping[str, str]) -> dict[str, str]:
