@@ -66,9 +66,7 @@ def parse_backup(data: bytes, name: str = "backup") -> list[tuple[bytes, bytes]]
         if data[pos] == 0xFF:
             break
         if data[pos] != 0x82:
-            raise BackupError(
-                f"{name}: byte {pos}: expected an entry [key, value] (82), found {data[pos]:02x}"
-            )
+            raise BackupError(f"{name}: byte {pos}: expected an entry [key, value] (82), found {data[pos]:02x}")
         key, pos = _bstr(data, pos + 1, name, "key")
         value, pos = _bstr(data, pos, name, "value")
         pairs.append((key, value))
@@ -78,9 +76,7 @@ def parse_backup(data: bytes, name: str = "backup") -> list[tuple[bytes, bytes]]
     if hashlib.sha256(data[1:body_end]).digest() != data[body_end + 2 : body_end + 34]:
         raise BackupError(f"{name}: SHA-256 checksum mismatch: the backup is corrupt; use another backup")
     if len(data) != body_end + 34:
-        raise BackupError(
-            f"{name}: {len(data) - body_end - 34} bytes after the checksum; a backup file must end there"
-        )
+        raise BackupError(f"{name}: {len(data) - body_end - 34} bytes after the checksum; a backup file must end there")
     return pairs
 
 

@@ -104,9 +104,7 @@ def iter_car(stream: BinaryIO, name: str = "CAR") -> Iterator[tuple[list[CID], C
     if size is None or size == 0 or size > _MAX_SECTION:
         raise FormatError(f"{name}: no CAR header (empty file or not a CAR)")
     header = decode(_read_exact(stream, size, name))
-    if not (
-        isinstance(header, dict) and header.get("version") == 1 and isinstance(header.get("roots"), list)
-    ):
+    if not (isinstance(header, dict) and header.get("version") == 1 and isinstance(header.get("roots"), list)):
         raise FormatError(f"{name}: expected a CARv1 header {{roots, version: 1}}, got {header!r:.80}")
     roots = [r for r in header["roots"] if isinstance(r, CID)]
     yield roots, None, b""
