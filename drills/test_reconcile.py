@@ -49,7 +49,5 @@ def test_rto_misses_no_must_not_miss_deadline(drill: Drill) -> None:
     facts = exposure_facts(now, worst)
     drill.journal.fact("exposure", json.dumps(facts, separators=(",", ":")))
     drill.journal.fact("fil_at_risk_at_rto", facts["fil_at_risk"])
-    # Plan field proposed to the lead (plan.py): [objectives] must_not_miss = "all" | [deadline indices].
-    guarded = getattr(drill.plan.objectives, "must_not_miss", None)
-    problem = deadline_problem(now, guarded)
+    problem = deadline_problem(now, drill.plan.objectives.must_not_miss)
     assert problem is None, problem

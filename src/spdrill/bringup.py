@@ -3,6 +3,7 @@ the PoSt checks. Each stage is a timed phase in the journal and a result on the 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import traceback
@@ -39,7 +40,12 @@ GRAPH: dict[str, tuple[str, tuple[str, ...]]] = {
     "worker-connected": ("miner", ("start-miner", "start-worker")),
     "check-provable": ("miner", ("start-miner",)),
     "post-dry-run": ("miner", ("sync", "worker-connected", "check-provable")),
+    "reconcile": ("chain", ("check-provable",)),
 }
+
+
+# Stages that only read another stage's findings, so that stage failing (but having run) does not block them.
+_READS_ONLY: dict[str, tuple[str, ...]] = {"reconcile": ("check-provable",)}
 
 
 @dataclass
@@ -87,8 +93,12 @@ class BringUp:
             self.board.wait("start-worker")
             self._stage("worker-connected", self._worker_connected)
             self._stage("check-provable", self._check_provable)
+            reconcile = threading.Thread(target=lambda: self._stage("reconcile", self._reconcile),
+                                         name="drill-reconcile", daemon=True)
+            reconcile.start()  # reads the chain while the miner proves: off the PoSt's path
             self.board.wait("sync")
             self._stage("post-dry-run", self._post_dry_run)
+            self.board.wait("reconcile")
         finally:
             self.board.close("the bring-up ended")
 
@@ -100,7 +110,7 @@ class BringUp:
             for name, fn in (("start-daemon", self._attach_daemon), ("sync", self._sync),
                              ("fence", self._fence), ("start-miner", self._attach_miner), ("storage", self._storage),
                              ("worker-connected", self._worker_connected), ("check-provable", self._check_provable),
-                             ("post-dry-run", self._post_dry_run)):
+                             ("post-dry-run", self._post_dry_run), ("reconcile", self._reconcile)):
                 self._stage(name, fn)
         finally:
             self.board.close("the checks ended")
@@ -134,9 +144,16 @@ class BringUp:
                          ("sync", self._sync)):
             self._stage(name, fn)
 
+    def _blocks(self, name: str, dep: str) -> bool:
+        """Whether `dep`'s outcome keeps `name` from running (a stage that only reads findings runs anyway)."""
+        result = self.board.wait(dep)
+        if result.ok:
+            return False
+        return dep not in _READS_ONLY.get(name, ()) or result.blocked
+
     def _stage(self, name: str, fn: StageFn) -> StageResult:
         branch, after = GRAPH[name]
-        failed = [d for d in after if not self.board.wait(d).ok]
+        failed = [d for d in after if self._blocks(name, d)]
         if failed or self._stop.is_set():
             reason = f"blocked: {', '.join(failed)} failed" if failed else "blocked: drill stopped"
             self.journal.blocked(name, branch=branch, after=after, reason=reason)
@@ -319,6 +336,23 @@ class BringUp:
             FullNodeClient(self.ep.daemon_read),
             MinerClient(self.ep.miner_admin, timeout=self.plan.standby.timeouts.post),
             self.plan.actor, note.facts, self.journal.clock)
+
+    def _reconcile(self, note: PhaseNote) -> str:
+        """On-chain sectors per deadline against the restored miner and CheckProvable's findings."""
+        from spdrill.reconcile_probe import backup_sectors, reconcile
+
+        assert self.ep.daemon_read is not None and self.ep.miner_admin is not None
+        checked = self.board.wait("check-provable")
+        bad_json = checked.data.get("bad_json")
+        bad = {int(k): str(v) for k, v in json.loads(bad_json).items()} if isinstance(bad_json, str) else None
+        backup = None
+        if self.parts is not None and self.parts.miner_backup is not None:
+            backup = backup_sectors(self.parts.miner_backup)
+        report = reconcile(FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor,
+                           provable_bad=bad, backup=backup)
+        note.facts.update(report.stage_data())
+        self.journal.fact("reconciliation", json.dumps(report.to_facts(), separators=(",", ":")))
+        return report.summary()
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _parts(self) -> RestoredParts:

@@ -125,6 +125,7 @@ class Objectives:
     rto: float = 4 * 3600.0
     rpo: float = 24 * 3600.0
     post_margin: float = 10 * 60.0
+    must_not_miss: str | tuple[int, ...] | None = None  # "all" or deadline indices an outage of RTO must not miss
 
 
 @dataclass(frozen=True)
@@ -237,11 +238,12 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     name = r.get(d, "name", "drill", str, f"drill-{actor}")
 
     o = r.table(doc, "objectives", "")
-    r.known(o, "objectives", {"rto", "rpo", "post_margin"})
+    r.known(o, "objectives", {"rto", "rpo", "post_margin", "must_not_miss"})
     objectives = Objectives(
         rto=r.duration(o, "rto", "objectives", Objectives.rto),
         rpo=r.duration(o, "rpo", "objectives", Objectives.rpo),
         post_margin=r.duration(o, "post_margin", "objectives", Objectives.post_margin),
+        must_not_miss=_must_not_miss(r, o.get("must_not_miss")),
     )
     if objectives.post_margin >= CHALLENGE_WINDOW_S:
         raise r.fail("objectives.post_margin", "expected less than the 30m challenge window, found "
@@ -270,6 +272,17 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
                 standby=standby, objectives=objectives, reports=reports, evidence=evidence)
+
+
+def _must_not_miss(r: _Reader, value: object) -> str | tuple[int, ...] | None:
+    if value is None:
+        return None
+    if value == "all":
+        return "all"
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 48
+                                       for v in value):
+        return tuple(sorted(set(value)))
+    raise r.fail("objectives.must_not_miss", f'expected "all" or a list of deadline indices 0-47, found {value!r}')
 
 
 def _restore(r: _Reader, t: Mapping[str, Any], validate_source: SourceValidator | None) -> RestoreSpec:

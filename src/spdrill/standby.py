@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -90,7 +91,8 @@ class StandbyProbe:
             sectors = full.state_miner_sectors(actor, Bitfield.from_iterable(live))
             refs = [SectorRef(miner_id, s.sector_number, s.seal_proof) for s in sectors]
             bad.update(miner.check_provable(info.window_post_proof_type, refs))
-        facts.update({"deadlines": deadlines, "sectors_checked": checked, "bad_sectors": len(bad)})
+        facts.update({"deadlines": deadlines, "sectors_checked": checked, "bad_sectors": len(bad),
+                      "bad_json": json.dumps({str(k): v for k, v in sorted(bad.items())})})
         if bad:
             first = sorted(bad.items())[:5]
             listing = "; ".join(f"sector {n}: {why}" for n, why in first)
