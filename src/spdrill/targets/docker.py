@@ -63,7 +63,7 @@ class DockerTarget:
         self.drill_id = drill_id
         self._labels = {kit.LABEL: drill_id, kit.OWNER_LABEL: owner_tag()}
         for image in sorted({self.opts.image_for(r) for r in kit.ROLES}):
-            self._ensure_image(image)
+            kit.ensure_image(self.client, image, self.opts.pull)
         try:
             root = self.workdir / f"spdrill-{drill_id}"
             (root / "logs").mkdir(parents=True)
@@ -75,30 +75,6 @@ class DockerTarget:
         self.root = root
         self._create_network()
         return root
-
-    def _ensure_image(self, image: str) -> None:
-        import docker.errors
-
-        if self.opts.pull == "always":
-            self._pull(image)
-            return
-        try:
-            self.client.images.get(image)
-        except docker.errors.ImageNotFound:
-            if self.opts.pull == "never" or image.startswith("spdrill-sim:"):
-                raise TargetError(f"image {image} is not on the Docker engine; build it with `spdrill "
-                                  "image build-sim` (simulator) or `docker pull` it, or set [target.docker] "
-                                  "image") from None
-            self._pull(image)
-
-    def _pull(self, image: str) -> None:
-        import docker.errors
-
-        try:
-            self.client.images.pull(image)
-        except docker.errors.APIError as exc:
-            raise TargetError(f"cannot pull {image}: {exc.explanation or exc}; pull it by hand or set "
-                              "[target.docker] pull = \"never\" with a local image") from None
 
     def _create_network(self) -> None:
         import docker.errors

@@ -146,6 +146,26 @@ def container_argv(role: str, argv: Sequence[str], ip: str, port: int) -> tuple[
     return out, {"LOTUS_API_LISTENADDRESS": f"/ip4/{ip}/tcp/{port}/http"}
 
 
+def ensure_image(client: Any, image: str, pull: str) -> None:
+    """Make sure the engine has `image`, pulling it as the plan's `pull` allows (never the sim image)."""
+    import docker.errors
+
+    if pull != "always":
+        try:
+            client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            if pull == "never" or image.startswith("spdrill-sim:"):
+                raise TargetError(f"image {image} is not on the Docker engine; build it with `spdrill "
+                                  "image build-sim` (simulator) or `docker pull` it, or set [target.docker] "
+                                  "image") from None
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as exc:
+        raise TargetError(f"cannot pull {image}: {exc.explanation or exc}; pull it by hand or set "
+                          "[target.docker] pull = \"never\" with a local image") from None
+
+
 def pick_subnet(client: Any, wanted: str = "") -> ipaddress.IPv4Network:
     """A /24 of SUBNET_POOL that no network of this engine uses (or the plan's own subnet)."""
     if wanted:
