@@ -92,11 +92,15 @@ def make_authorizer(secret: bytes) -> Callable[[str], list[str]]:
 def write_api_files(repo: Path, host: str, port: int, token: str) -> None:
     """Write `api` (multiaddr) and `token` (mode 0600) into the repo."""
     repo.mkdir(parents=True, exist_ok=True)
-    token_path = repo / "token"
-    fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Written aside and renamed: a reader polling for these files never sees them half written.
+    token_tmp = repo / ".token.tmp"
+    fd = os.open(token_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(token)
-    (repo / "api").write_text(multiaddr_for(host, port))
+    os.replace(token_tmp, repo / "token")
+    api_tmp = repo / ".api.tmp"
+    api_tmp.write_text(multiaddr_for(host, port))
+    os.replace(api_tmp, repo / "api")
 
 
 def wait_for_signal(stop: threading.Event | None = None) -> threading.Event:
