@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +14,7 @@ import pytest
 from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
 from spdrill.targets import dockerkit
-from spdrill.targets.docker import DockerTarget
+from spdrill.targets.docker import DockerTarget, reap
 
 from .conftest import Engine, demo_plan, sim_listens_where_told
 
@@ -52,3 +57,39 @@ def test_full_drill_on_the_docker_target(docker_engine: Engine, sim_image: str, 
     assert {"daemon", "miner", "worker"} <= set(drill.logs)
     assert _labelled(docker_engine, drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
+
+
+def test_killed_drill_is_reaped(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
+    """`spdrill run` on docker, SIGKILLed mid-drill, leaves labelled containers that reap() removes."""
+    if not sim_listens_where_told():
+        pytest.xfail("lotus_sim ignores LOTUS_API_LISTENADDRESS")
+    spdrill = Path(sys.executable).with_name("spdrill")
+    plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(tmp_path / "run")})
+    text = Path(plan.source).read_text()
+    start, end = text.index("[target]"), text.index("[standby]")
+    docker_table = (f'[target]\nkind = "docker"\n\n[target.docker]\nimage = "{sim_image}"\n'
+                    f'workdir = "{tmp_path / "run"}"\n\n')
+    plan_file = tmp_path / "docker-plan.toml"
+    # A stand-in whose sync never ends keeps the drill waiting, with its containers up, until we kill it.
+    text = text[:start] + docker_table + text[end:].replace("[standby.env]\n", "[standby.env]\n"
+                                                           'LOTUS_SIM_NEVER_SYNC = "1"\n')
+    plan_file.write_text(text + '\n[standby.requirements]\ngpu = false\nproof_params = false\n')
+    proc = subprocess.Popen([str(spdrill), "run", "--plan", str(plan_file)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        drill_ids: set[str] = set()
+        while time.monotonic() < deadline and len(drill_ids) == 0:
+            found = docker_engine.client.containers.list(filters={"label": f"{dockerkit.ROLE_LABEL}=miner"})
+            drill_ids = {c.labels[dockerkit.LABEL] for c in found
+                         if c.labels.get(dockerkit.OWNER_LABEL, "").endswith(f":{proc.pid}")}
+            time.sleep(0.5)
+        assert drill_ids, "the drill's miner container never came up"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    (drill_id,) = drill_ids
+    assert len(_labelled(docker_engine, drill_id)) >= 4  # three roles and the network outlived the harness
+    removed = reap(None)
+    assert any(f"spdrill-{drill_id}-daemon" in r for r in removed)
+    assert _labelled(docker_engine, drill_id) == []
