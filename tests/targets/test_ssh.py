@@ -90,6 +90,19 @@ def test_command_timeout_ends_the_remote_command(sshd: Sshd, tmp_path: Path, bac
 
 
 @pytest.mark.integration
+def test_runner_for_snapshot_sources(sshd: Sshd, tmp_path: Path) -> None:
+    target = _open(_direct(sshd, tmp_path, backend="paramiko"))
+    try:
+        runner = target.runner()
+        done = runner.run(["sh", "-c", "echo 'a b'; exit 2"], timeout=10)
+        assert (done.argv[0], done.rc, done.stdout) == ("sh", 2, "a b\n")
+        assert runner.run(["no-such-zfs-tool", "list"], timeout=10).rc == 127
+        assert runner.run(["sleep", "20"], timeout=1).rc == 124
+    finally:
+        target.close()
+
+
+@pytest.mark.integration
 def test_roles_start_report_exit_and_stop(sshd: Sshd, tmp_path: Path) -> None:
     target = _open(_direct(sshd, tmp_path))
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import CannotRunError, TargetError
+from spdrill.snapshots.runner import CompletedCommand
 from spdrill.targets import sshconn
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
@@ -203,6 +204,11 @@ class SshTarget:
     def host(self) -> Any:
         return self.conn
 
+    def runner(self) -> SshRunner:
+        """A snapshots CommandRunner on the standby host (for restore-point sources that live there)."""
+        assert self.conn is not None, "open() first"
+        return SshRunner(self.conn, self.opts.where())
+
     def logs(self) -> dict[str, str]:
         if self.conn is None or self.root is None:
             return {}
@@ -227,3 +233,16 @@ class SshTarget:
                   "[ $alive = 0 ] && break; sleep 0.2; i=$((i+1)); done; "
                   "for p in $pids; do kill -KILL -$p 2>/dev/null; done; true")
         self._sh(script, timeout=STOP_GRACE_S + 30)
+
+
+class SshRunner:
+    """Runs an argv on the standby host (CommandRunner protocol): rc 127 when missing, 124 on timeout."""
+
+    def __init__(self, conn: Any, where: str) -> None:
+        self.conn = conn
+        self.where = where
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+        args = tuple(argv)
+        res = sshconn.run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
+        return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
