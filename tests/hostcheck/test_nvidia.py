@@ -24,11 +24,15 @@ def test_query_csv_of_the_h100_host() -> None:
     assert gpu.compute_mode == "Default" and gpu.usable
 
 
-def test_query_xml_of_the_h100_host_agrees_with_the_csv() -> None:
-    xml = nvidia.parse_query_xml((DATA / "nvidia-smi-q.xml").read_text())
-    csv = nvidia.parse_query_csv((DATA / "nvidia-smi-query.csv").read_text())
+@pytest.mark.parametrize("folder", [DATA, DATA / "live-h100"], ids=["shared-fixture", "lent-h100"])
+def test_query_xml_of_real_h100_hosts_agrees_with_the_csv_and_list(folder: Path) -> None:
+    xml = nvidia.parse_query_xml((folder / "nvidia-smi-q.xml").read_text())
+    csv = nvidia.parse_query_csv((folder / "nvidia-smi-query.csv").read_text())
     assert (xml.driver_version, xml.cuda_version) == ("580.159.04", "13.0")
     assert xml.gpus == csv.gpus
+    listed = nvidia.parse_list((folder / "nvidia-smi-L.txt").read_text())
+    assert listed == [(g.index, g.name, g.uuid) for g in csv.gpus]
+    assert csv.gpus[0].memory_free == 81079 * MIB and csv.gpus[0].usable
 
 
 def test_list_of_the_h100_host() -> None:
