@@ -160,6 +160,10 @@ def test_options_are_validated_with_field_names() -> None:
         assert err.value.field == field
 
 
+def test_direct_api_uses_the_host_address() -> None:
+    assert SshTarget({"host": "gpu1", "api": "direct"}).endpoint("daemon", 1234) == ("gpu1", 1234)
+
+
 def test_registry_builds_an_ssh_target() -> None:
     target = make_target("ssh", {"host": "gpu1"}, bindir="/opt/lotus/bin")
     assert isinstance(target, SshTarget) and target.bindir == "/opt/lotus/bin"

@@ -39,3 +39,4 @@ def test_full_drill_on_the_ssh_target(sshd: Sshd, tmp_path: Path, backend: str) 
     assert drill_leftovers(drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
     assert _ssh_processes(f"spdrill-{drill.id}") == [] and _ssh_processes("-N -o ExitOnForwardFailure") == []
+    assert _ssh_processes(str(target._private)) == []  # testinfra's ControlMaster ended with the drill
