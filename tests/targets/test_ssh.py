@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,11 @@ def test_open_run_and_close_through_ssh_config_alias(sshd: Sshd, tmp_path: Path,
 @pytest.mark.integration
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_unreachable_host_is_a_cannot_run_error(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    private = set(Path(tempfile.gettempdir()).glob("spdrill-ssh-*"))
     with pytest.raises(CannotRunError, match="unreachable") as err:
         _open(_direct(sshd, tmp_path, port=free_port(), backend=backend))
     assert err.value.exit_code == 3
+    assert set(Path(tempfile.gettempdir()).glob("spdrill-ssh-*")) == private  # no control folder left
 
 
 @pytest.mark.integration

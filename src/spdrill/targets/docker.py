@@ -50,6 +50,7 @@ class DockerTarget:
         self.drill_id = ""
         self.subnet: ipaddress.IPv4Network | None = None
         self.network: Any = None
+        self._labels: dict[str, str] = {}
         self._containers: dict[str, Any] = {}
         self._logs: dict[str, str] = {}
         self._lock = threading.Lock()

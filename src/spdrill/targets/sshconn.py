@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -117,7 +118,11 @@ def connect(opts: SshOptions) -> tuple[Any, Path]:
                                   ssh_identity_file=opts.identity_file or None,
                                   timeout=int(opts.connect_timeout))
         # testinfra's paramiko backend accepts unknown host keys with a warning: give it a checking client.
-        host.backend.__dict__["client"] = _paramiko_client(opts)
+        try:
+            host.backend.__dict__["client"] = _paramiko_client(opts)
+        except CannotRunError:
+            shutil.rmtree(private, ignore_errors=True)
+            raise
         return host, private
     extra = ["-o BatchMode=yes", "-o ServerAliveInterval=5", "-o ServerAliveCountMax=3",
              f"-o StrictHostKeyChecking={'yes' if opts.host_key_checking else 'no'}"]
