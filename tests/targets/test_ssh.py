@@ -175,11 +175,35 @@ def test_registry_builds_an_ssh_target() -> None:
 def test_systemd_units_carry_env_logs_and_the_drill_name(tmp_path: Path) -> None:
     target = SshTarget({"host": "gpu1", "start": "systemd"}, bindir="/opt/lotus/bin")
     target.root, target.drill_id = tmp_path, "20261126T000000Z-abcdef"
-    cmd = target._systemd_command("daemon", ["lotus", "daemon", "--api", "1234"], {"LOTUS_PATH": "/r/lotus"})
-    assert cmd.startswith("systemd-run ") and cmd.endswith("lotus daemon --api 1234")
-    assert "--unit=spdrill-20261126T000000Z-abcdef-daemon" in cmd
-    assert "--setenv=LOTUS_PATH=/r/lotus" in cmd and "--setenv=SPDRILL_DRILL=20261126T000000Z-abcdef" in cmd
-    assert f"StandardOutput=append:{tmp_path}/logs/daemon.log" in cmd
+    (tmp_path / "pids").mkdir()
+    env = {"LOTUS_MINER_PATH": "/r/lotus miner", "FULLNODE_API_INFO": "secret.jwt:/ip4/127.0.0.1/tcp/1/http"}
+    cmd = target._systemd_command("miner", ["lotus-miner", "run"], env)
+    assert cmd.startswith("systemd-run ") and cmd.endswith("lotus-miner run")
+    assert "--unit=spdrill-20261126T000000Z-abcdef-miner" in cmd
+    assert f"StandardOutput=append:{tmp_path}/logs/miner.log" in cmd
+    env_file = tmp_path / "pids" / "miner-unit.env"
+    assert f"EnvironmentFile={env_file}" in cmd and "secret.jwt" not in cmd
+    assert (env_file.stat().st_mode & 0o777) == 0o600
+    lines = env_file.read_text().splitlines()
+    assert "LOTUS_MINER_PATH='/r/lotus miner'" in lines and "SPDRILL_DRILL=20261126T000000Z-abcdef" in lines
+    assert "PATH=/opt/lotus/bin:/usr/local/bin:/usr/bin:/bin" in lines
+
+
+@pytest.mark.integration
+def test_tokens_stay_off_command_lines(sshd: Sshd, tmp_path: Path) -> None:
+    target = _open(_direct(sshd, tmp_path))
+    try:
+        secret = "eyJhbGciOiJIUzI1NiJ9.token-under-test"
+        target.spawn("miner", ["sh", "-c", "echo ${MINER_API_INFO%%:*}; exec sleep 60"],
+                     env={"MINER_API_INFO": f"{secret}:/ip4/127.0.0.1/tcp/1/http"}, port=1)
+        res = target.run(["sh", "-c", "ps -eo args"], env={"FULLNODE_API_INFO": secret}, timeout=20)
+        assert secret not in res.stdout
+        deadline = time.monotonic() + 10
+        while secret not in target.logs().get("miner", "") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.logs()["miner"].strip() == secret  # the role did get it, through its env file
+    finally:
+        target.close()
 
 
 def test_explain_maps_client_messages() -> None:

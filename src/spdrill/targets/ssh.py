@@ -9,6 +9,8 @@ drill folder must be one both machines see at the same path: this host, or share
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
 import shlex
 import shutil
@@ -50,6 +52,7 @@ class SshTarget:
         self._roles: set[str] = set()
         self._forwards: dict[int, SshForward | ParamikoForward] = {}
         self._lock = threading.Lock()
+        self._seq = itertools.count()
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
         assert self.conn is not None, "open() first"
@@ -140,18 +143,32 @@ class SshTarget:
         return random.choice(choices)
 
     # -- commands and roles ------------------------------------------------------------------------------
-    def _prelude(self, env: Mapping[str, str]) -> str:
+    def _env_file(self, env: Mapping[str, str], name: str, *, export: bool = True) -> Path:
+        """Write the standby env of one command to a 0600 file in the (shared) drill folder."""
         assert self.root is not None
+        # A file, not the command line: tokens in argv would show in `ps` on both hosts.
+        path = self.root / "pids" / f"{name}.env"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            word = "export " if export else ""
+            values = {MARK_ENV: self.drill_id, **env}
+            f.write("".join(f"{word}{k}={shlex.quote(v)}\n" for k, v in values.items()))
+        return path
+
+    def _prelude(self, env: Mapping[str, str], name: str) -> str:
+        """Shell lines that enter the drill folder, drop inherited Lotus variables, load the standby env."""
+        assert self.root is not None
+        self._env_file(env, name)
         lines = [f"cd {shlex.quote(str(self.root))}",
                  f"for v in $(env | sed -n 's/^\\({_SCRUB}\\)=.*/\\1/p'); do unset \"$v\"; done"]
         if self.bindir:
-            lines.append(f"PATH={shlex.quote(self.bindir)}:$PATH")
-        exports = {MARK_ENV: self.drill_id, **env}
-        lines.append("export PATH " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()))
+            lines.append(f"export PATH={shlex.quote(self.bindir)}:$PATH")
+        lines.append(f". ./pids/{name}.env")
         return "; ".join(lines)
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandResult:
-        command = f"{self._prelude(env)}; exec {shlex.join(argv)}"
+        name = f"run-{next(self._seq)}"
+        command = f"{self._prelude(env, name)}; rm -f pids/{name}.env; exec {shlex.join(argv)}"
         res = sshconn.run(self.conn, command, timeout=timeout, where=self.opts.where())
         if res.rc == sshconn.TIMEOUT_RC:
             raise TargetError(f"{' '.join(argv[:2])}: no answer within {timeout:.0f}s")
@@ -163,7 +180,7 @@ class SshTarget:
             command = self._systemd_command(role, argv, env)
         else:
             inner = f"{shlex.join(argv)}; echo $? > {status}"
-            command = (f"{self._prelude(env)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
+            command = (f"{self._prelude(env, role)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
                        f">> {log} 2>&1 < /dev/null & echo $! > {pid}")
         res = self._sh(command, timeout=60)
         if res.rc != 0:
@@ -179,12 +196,12 @@ class SshTarget:
         """A transient unit per role (systemd-run): the host's service manager owns and logs the process."""
         assert self.root is not None
         log = self.root / "logs" / f"{role}.log"
-        props = [f"--property=WorkingDirectory={self.root}", f"--property=StandardOutput=append:{log}",
-                 f"--property=StandardError=append:{log}", "--collect", "--quiet",
-                 f"--unit={self._unit(role)}"]
         path = ":".join(p for p in (self.bindir, "/usr/local/bin:/usr/bin:/bin") if p)
-        sets = [f"--setenv={k}={v}" for k, v in {"PATH": path, MARK_ENV: self.drill_id, **env}.items()]
-        return shlex.join(["systemd-run", *props, *sets, *argv])
+        env_file = self._env_file({"PATH": path, **env}, f"{role}-unit", export=False)
+        props = [f"--property=WorkingDirectory={self.root}", f"--property=StandardOutput=append:{log}",
+                 f"--property=StandardError=append:{log}", f"--property=EnvironmentFile={env_file}",
+                 "--collect", "--quiet", f"--unit={self._unit(role)}"]
+        return shlex.join(["systemd-run", *props, *argv])
 
     def exit_code(self, role: str) -> int | None:
         if self.opts.start == "systemd":
