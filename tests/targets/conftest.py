@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from spdrill.errors import CannotRunError
 from spdrill.plan import Plan, TargetSpec, load_plan
 
 
@@ -159,7 +160,11 @@ def sim_image(docker_engine: Engine) -> str:
             docker_engine.client.images.get("spdrill-base:bookworm")
         except Exception:
             unavailable("debootstrap is not installed (Debian: debootstrap) and no spdrill-base image exists")
-    return build_sim_image(docker_engine.client, log=lambda _line: None)
+    try:
+        return build_sim_image(docker_engine.client, log=lambda _line: None)
+    except CannotRunError as exc:  # no Debian mirror or no network for apt in the build
+        unavailable(f"cannot build the simulator image: {exc}")
+        raise
 
 
 def demo_plan(tmp: Path, kind: str, options: dict[str, Any], **requirements: Any) -> Plan:
