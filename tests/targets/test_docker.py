@@ -14,7 +14,7 @@ import pytest
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.hostcheck import checks
 from spdrill.plan import Requirements
-from spdrill.targets import dockerkit, make_target, validate_target_options
+from spdrill.targets import Target, dockerkit, make_target, validate_target_options
 from spdrill.targets.docker import DockerTarget, reap
 
 from .conftest import Engine
@@ -207,4 +207,5 @@ def test_gpu_device_requests() -> None:
 
 
 def test_registry_builds_a_docker_target() -> None:
-    assert isinstance(make_target("docker", {}), DockerTarget)
+    target = make_target("docker", {})
+    assert isinstance(target, DockerTarget) and isinstance(target, Target)

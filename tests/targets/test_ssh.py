@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from spdrill.errors import CannotRunError, PlanError, TargetError
-from spdrill.targets import make_target, sshconn, validate_target_options
+from spdrill.targets import Target, make_target, sshconn, validate_target_options
 from spdrill.targets.ssh import SshTarget
 
 from .conftest import Sshd, free_port
@@ -169,7 +169,7 @@ def test_direct_api_uses_the_host_address() -> None:
 
 def test_registry_builds_an_ssh_target() -> None:
     target = make_target("ssh", {"host": "gpu1"}, bindir="/opt/lotus/bin")
-    assert isinstance(target, SshTarget) and target.bindir == "/opt/lotus/bin"
+    assert isinstance(target, SshTarget) and isinstance(target, Target) and target.bindir == "/opt/lotus/bin"
 
 
 def test_systemd_units_carry_env_logs_and_the_drill_name(tmp_path: Path) -> None:
