@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -70,17 +69,10 @@ def sim_tag() -> str:
 
 
 def connect() -> Any:
-    """A Docker SDK client from the environment (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)."""
-    import docker
+    """A Docker SDK client from DOCKER_HOST (as the docker target makes it), with a long build timeout."""
+    from spdrill.targets.dockerkit import connect as connect_engine
 
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise CannotRunError(f"no Docker engine answers at {where} ({exc.__class__.__name__}); start dockerd "
-                             "or set DOCKER_HOST") from None
-    return client
+    return connect_engine(timeout=600)
 
 
 def build_base(client: Any, *, mirror: str = DEFAULT_MIRROR, log: Log = print) -> str:

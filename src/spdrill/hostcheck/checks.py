@@ -61,6 +61,7 @@ def gpu_report(host: Shell) -> nvidia.GpuReport:
 
 
 def judge_gpu_present(report: nvidia.GpuReport) -> Verdict:
+    """At least one GPU whose compute mode lets a prover use it."""
     usable = [g for g in report.gpus if g.usable]
     if not report.gpus:
         return Verdict(False, "nvidia-smi lists no GPU on the standby host")
@@ -95,6 +96,7 @@ def judge_gpu_memory(report: nvidia.GpuReport, need: int) -> Verdict:
 
 
 def judge_driver(report: nvidia.GpuReport) -> Verdict:
+    """The driver says its version (and CUDA's, from the XML report)."""
     if not report.driver_version:
         return Verdict(False, "nvidia-smi reports no driver version")
     cuda = f", CUDA {report.cuda_version}" if report.cuda_version else ""
@@ -110,6 +112,7 @@ def host_memory(host: Shell) -> mem.Memory:
 
 
 def judge_ram(m: mem.Memory, need: int) -> Verdict:
+    """Usable RAM (MemTotal capped by the cgroup limit) is at least `need` bytes."""
     capped = f" (cgroup limit {mem.gib(m.limit)})" if m.limit is not None and m.limit < m.total else ""
     if m.usable >= need:
         return Verdict(True, f"{mem.gib(m.usable)} of RAM{capped}, need {mem.gib(need)}")

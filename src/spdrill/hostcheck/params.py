@@ -45,6 +45,7 @@ class Manifest:
         return tuple(f for f in self.files if f.sector_size == size)
 
     def sizes(self) -> list[int]:
+        """The sector sizes the manifest knows."""
         return sorted({f.sector_size for f in self.files})
 
 
@@ -113,6 +114,7 @@ class ParamsReport:
 
     @property
     def ok(self) -> bool:
+        """Every required file present, non-empty and (when checked) with Lotus's digest."""
         return bool(self.required) and not (self.missing or self.empty or self.bad_digest)
 
 
