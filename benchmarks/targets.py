@@ -82,7 +82,8 @@ def one_drill(plan_text: str, target: str, workdir: Path) -> tuple[float, float,
     start, end = plan_text.index("[target]"), plan_text.index("[standby]")
     plan = workdir / "plan.toml"
     reports = workdir / "reports"
-    text = plan_text[:start] + target + "\n" + plan_text[end:] + REQUIREMENTS
+    text = plan_text[:start] + target + "\n" + plan_text[end:]
+    text = re.sub(r"(?ms)^\[standby\.requirements\]\n.*?(?=^\[|\Z)", "", text) + REQUIREMENTS
     plan.write_text(re.sub(r'(?m)^dir = ".*"$', f'dir = "{reports}"', text))
     t0 = time.monotonic()
     spdrill = str(Path(sys.executable).with_name("spdrill"))

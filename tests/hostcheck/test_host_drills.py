@@ -4,6 +4,7 @@ with the finding when the host lacks it (this machine has no GPU), passing with 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def _plan(tmp_path: Path, requirements: str, env: str = "") -> Path:
         pytest.skip("lotus-sim is not installed; run `pip install -e .`")
     plan = make_demo_plan(tmp_path / "demo", sectors=8, deadlines=1)
     text = plan.read_text().replace("[standby.env]\n", f"[standby.env]\n{env}\n")
+    text = re.sub(r"(?ms)^\[standby\.requirements\]\n.*?(?=^\[|\Z)", "", text)  # ours replaces the demo's
     plan.write_text(text + f"\n[standby.requirements]\n{requirements}\n")
     return plan
 

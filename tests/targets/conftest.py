@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -220,3 +221,8 @@ def _sim_bindir() -> str:
     if exe is None:
         return ""
     return subprocess.run([exe, "bindir"], capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def without_requirements(text: str) -> str:
+    """Plan text minus any [standby.requirements] table (the caller appends its own)."""
+    return re.sub(r"(?ms)^\[standby\.requirements\]\n.*?(?=^\[|\Z)", "", text)

@@ -16,7 +16,7 @@ from spdrill.drill import Drill
 from spdrill.targets import dockerkit
 from spdrill.targets.docker import DockerTarget, reap
 
-from .conftest import Engine, demo_plan, sim_listens_where_told
+from .conftest import Engine, demo_plan, sim_listens_where_told, without_requirements
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -73,7 +73,8 @@ def test_killed_drill_is_reaped(docker_engine: Engine, sim_image: str, tmp_path:
     # A stand-in whose sync never ends keeps the drill waiting, with its containers up, until we kill it.
     text = text[:start] + docker_table + text[end:].replace("[standby.env]\n", "[standby.env]\n"
                                                            'LOTUS_SIM_NEVER_SYNC = "1"\n')
-    plan_file.write_text(text + '\n[standby.requirements]\ngpu = false\nproof_params = false\n')
+    plan_file.write_text(without_requirements(text) + '\n[standby.requirements]\ngpu = false\n'
+                         'proof_params = false\n')
     proc = subprocess.Popen([str(spdrill), "run", "--plan", str(plan_file)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
