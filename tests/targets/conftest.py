@@ -118,36 +118,42 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The Docker engine; started here (Debian docker.io's dockerd) when none answers, and stopped after."""
     import docker
 
+    existing: Any = None
     try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        yield Engine(client, started=False)
-        return
+        existing = docker.from_env(timeout=120)
+        existing.ping()
     except Exception:
-        pass
+        existing = None
+    if existing is not None:
+        yield Engine(existing, started=False)
+        return
     if os.environ.get("DOCKER_HOST") or shutil.which("dockerd") is None or os.geteuid() != 0:
         unavailable("no Docker engine answers and this set-up cannot start one (needs root and Debian's "
                     "docker.io for dockerd)")
     d = tmp_path_factory.mktemp("dockerd")
     log = open(d / "dockerd.log", "wb")  # noqa: SIM115 - closed after dockerd stops
     proc = subprocess.Popen(["dockerd", "--pidfile", str(d / "dockerd.pid")], stdout=log, stderr=log)
-    client = docker.from_env(timeout=120)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.ping()
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                unavailable(f"dockerd would not start: {(d / 'dockerd.log').read_text()[-400:]}")
-            time.sleep(0.5)
     try:
+        client: Any = None
+        deadline = time.monotonic() + 60
+        while client is None:
+            try:  # from_env asks the engine for its API version: it fails until dockerd listens
+                client = docker.from_env(timeout=120)
+                client.ping()
+            except Exception:
+                client = None
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    unavailable(f"dockerd would not start: {(d / 'dockerd.log').read_text()[-400:]}")
+                time.sleep(0.5)
         yield Engine(client, started=True)
-    finally:
         client.close()
-        proc.terminate()
-        proc.wait(timeout=60)
+    finally:
+        proc.terminate()  # stop what we started, whatever happened
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         log.close()
 
 
