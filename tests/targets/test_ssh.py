@@ -93,6 +93,18 @@ def test_command_timeout_ends_the_remote_command(sshd: Sshd, tmp_path: Path, bac
 
 
 @pytest.mark.integration
+def test_free_ports_are_never_handed_out_twice(sshd: Sshd, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    target = _open(_direct(sshd, tmp_path))
+    try:
+        monkeypatch.setattr("spdrill.targets.ssh.random.choice", min)  # the worst luck: always the same pick
+        first, second = target.free_port(), target.free_port()
+        assert first != second and 20000 <= first < 32768
+    finally:
+        target.close()
+
+
+@pytest.mark.integration
 def test_runner_for_snapshot_sources(sshd: Sshd, tmp_path: Path) -> None:
     target = _open(_direct(sshd, tmp_path, backend="paramiko"))
     try:

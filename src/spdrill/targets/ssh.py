@@ -53,6 +53,7 @@ class SshTarget:
         self._forwards: dict[int, SshForward | ParamikoForward] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count()
+        self._handed: set[int] = set()
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
         assert self.conn is not None, "open() first"
@@ -139,8 +140,12 @@ class SshTarget:
     def free_port(self) -> int:
         used = self._sh("ss -Htan | awk '{print $4}'", timeout=30).stdout
         taken = {int(a.rsplit(":", 1)[-1]) for a in used.split() if a.rsplit(":", 1)[-1].isdigit()}
-        choices = [p for p in range(20000, 40000) if p not in taken]
-        return random.choice(choices)
+        # Below the usual ephemeral range (32768+), so an outgoing connection cannot take it meanwhile.
+        with self._lock:
+            choices = [p for p in range(20000, 32768) if p not in taken and p not in self._handed]
+            port = random.choice(choices)
+            self._handed.add(port)  # two roles asking before either listens must not get the same port
+        return port
 
     # -- commands and roles ------------------------------------------------------------------------------
     def _env_file(self, env: Mapping[str, str], name: str, *, export: bool = True) -> Path:
