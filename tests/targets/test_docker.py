@@ -206,6 +206,30 @@ def test_gpu_device_requests() -> None:
     assert dockerkit.device_requests(("GPU-bfeada00",))[0]["DeviceIDs"] == ["GPU-bfeada00"]
 
 
+def test_free_ports_are_never_handed_out_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    offers = iter([40001, 40001, 40002])  # a kernel offering the same free port twice in a row
+
+    class Offered:
+        def __init__(self) -> None:
+            self.port = next(offers)
+
+        def __enter__(self) -> Offered:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def bind(self, address: object) -> None:
+            return None
+
+        def getsockname(self) -> tuple[str, int]:
+            return "127.0.0.1", self.port
+
+    monkeypatch.setattr("spdrill.targets.docker.socket.socket", Offered)
+    target = DockerTarget({})
+    assert (target.free_port(), target.free_port()) == (40001, 40002)
+
+
 def test_registry_builds_a_docker_target() -> None:
     target = make_target("docker", {})
     assert isinstance(target, DockerTarget) and isinstance(target, Target)

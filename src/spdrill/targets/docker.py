@@ -51,6 +51,7 @@ class DockerTarget:
         self.subnet: ipaddress.IPv4Network | None = None
         self.network: Any = None
         self._labels: dict[str, str] = {}
+        self._handed: set[int] = set()
         self._containers: dict[str, Any] = {}
         self._logs: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -116,9 +117,14 @@ class DockerTarget:
         return self.api_host, port
 
     def free_port(self) -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            with self._lock:
+                if port not in self._handed:  # the port is only published later: never give it out twice
+                    self._handed.add(port)
+                    return port
 
     def _ip(self, role: str) -> str:
         assert self.subnet is not None, "open() first"
