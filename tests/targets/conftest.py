@@ -50,6 +50,8 @@ class Sshd:
     other_key: Path
     known_hosts: Path
     ssh_config: Path
+    isolated_key: Path
+    isolated_dir: Path
     alias: str = "standby"
 
     def options(self, **extra: Any) -> dict[str, Any]:
@@ -69,7 +71,13 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     host_pub = _keygen(d / "host_key")
     client_pub = _keygen(d / "client_key")
     _keygen(d / "other_key")
-    (d / "authorized_keys").write_text(client_pub + "\n")
+    isolated_pub = _keygen(d / "isolated_key")
+    isolated = d / "isolated"
+    isolated.mkdir()
+    # Sessions of this key see an empty tmpfs over `isolated`: a host that does not share the drill folder.
+    forced = (f"unshare -m sh -c 'mount -t tmpfs none {isolated} && "
+              "exec sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"'")
+    (d / "authorized_keys").write_text(f"{client_pub}\ncommand=\"{forced}\" {isolated_pub}\n")
     (d / "authorized_keys").chmod(0o600)
     port = free_port()
     user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True,
@@ -99,7 +107,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
                 break
         time.sleep(0.05)
     try:
-        yield Sshd(port, user, d / "client_key", d / "other_key", d / "known_hosts", d / "ssh_config")
+        yield Sshd(port, user, d / "client_key", d / "other_key", d / "known_hosts", d / "ssh_config",
+                   d / "isolated_key", isolated)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

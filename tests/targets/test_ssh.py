@@ -80,6 +80,14 @@ def test_unknown_host_key_is_refused_by_default(sshd: Sshd, tmp_path: Path, back
 
 
 @pytest.mark.integration
+def test_drill_folder_not_shared_with_the_host_is_refused(sshd: Sshd) -> None:
+    opts = _direct(sshd, sshd.isolated_dir, identity_file=str(sshd.isolated_key))
+    with pytest.raises(CannotRunError, match="not visible here at the same path"):
+        _open(opts)
+    assert list(sshd.isolated_dir.iterdir()) == []
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_command_timeout_ends_the_remote_command(sshd: Sshd, tmp_path: Path, backend: str) -> None:
     target = _open(_direct(sshd, tmp_path, backend=backend))
