@@ -318,7 +318,7 @@ class BringUp:
         assert self.ep.miner_admin is not None
         probe = StandbyProbe(self.target, "worker")
         client = MinerClient(self.ep.miner_admin)
-        need_gpu = self.plan.standby.requirements.gpu
+        need_gpu = self.plan.standby.requirements.worker_gpu
         return wait_for(lambda: probe.windowpost_worker(client, note.facts, need_gpu=need_gpu),
                         what="WindowPoSt worker",
                         deadline=self.plan.standby.timeouts.start)

@@ -69,6 +69,14 @@ bindir = "{bindir}"
 [standby.env]
 {env_lines}
 
+[standby.requirements]
+# The simulated standby runs on this host, which need not have an NVIDIA driver or the proof parameters:
+# those host checks are skipped. The simulated WindowPoSt worker reports its GPU through the Lotus API,
+# and the worker check requires it.
+gpu = false
+proof_params = false
+worker_gpu = true
+
 [standby.timeouts]
 start = "60s"
 import_chain = "2m"

@@ -49,6 +49,7 @@ class Drill:
         self._touched = threading.local()
         self._closed = False
         self.logs: dict[str, str] = {}
+        self._skipped: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +112,11 @@ class Drill:
                       green_at=green, duration=duration)
         self.journal.add_check(check)
         return check
+
+    def note_skipped(self, title: str, reason: str) -> None:
+        """Remember a check that did not run (listed in the summary and the record's facts)."""
+        self._skipped.append(f"{title} ({reason})" if reason else title)
+        self.journal.fact("skipped_checks", "; ".join(self._skipped))
 
     def checks(self) -> tuple[Check, ...]:
         return self.journal.freeze().checks

@@ -76,7 +76,8 @@ class Timeouts:
 class Requirements:
     """What the standby host must offer (checked by the host drills); sizes in bytes."""
 
-    gpu: bool = True
+    gpu: bool = True  # the standby host has an NVIDIA GPU (nvidia-smi on the host)
+    worker_gpu: bool = True  # the WindowPoSt worker reports a GPU to lotus-miner (WorkerStats)
     gpu_model: str = ""
     gpu_free_memory: int = 8 * 2**30 + 2**29  # Lotus docs: WindowPoSt needs about 8.5 GiB of GPU memory
     ram: int = 0
@@ -374,6 +375,7 @@ def _requirements(r: _Reader, t: Mapping[str, Any]) -> Requirements:
         except ValueError as exc:
             raise r.fail(f"{where}.{key}", str(exc)) from None
     return Requirements(gpu=r.get(t, "gpu", where, bool, d.gpu), gpu_model=r.get(t, "gpu_model", where, str, ""),
+                        worker_gpu=r.get(t, "worker_gpu", where, bool, d.worker_gpu),
                         proof_params=r.get(t, "proof_params", where, bool, d.proof_params),
                         verify_param_digests=r.get(t, "verify_param_digests", where, bool, d.verify_param_digests),
                         **sizes)

@@ -65,15 +65,24 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     drill = _drill_of(item)
+    if drill is not None and report.skipped:
+        # Skipped checks (turned off by the plan, or not applicable to the target) are not evidence of
+        # readiness: kept out of the checks and RTO, but listed so nobody mistakes them for passes.
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        drill.note_skipped(_title(item), reason.removeprefix("Skipped: "))
     if drill is not None and report.when == "call":
         kind = "objective" if item.get_closest_marker("objective") else "readiness"
-        doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines() if hasattr(item, "obj") else []
-        title = doc[0] if doc else item.name
+        title = _title(item)
         message = ""
         if report.failed and call.excinfo is not None:
             message = call.excinfo.exconly().removeprefix("AssertionError: ").splitlines()[0]
         drill.end_check(item.name, title, kind, report.passed, message, report.duration)
     return report
+
+
+def _title(item: pytest.Item) -> str:
+    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines() if hasattr(item, "obj") else []
+    return doc[0] if doc else item.name
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -72,7 +72,7 @@ class StandbyProbe:
         if need_gpu and not any(p.info.gpus for p in post):
             raise ProbeGaveUp(f"the WindowPoSt worker on {w.info.hostname} reports no GPU: proving 32GiB "
                               "partitions on CPU misses deadlines. Give the standby worker a GPU (or set "
-                              "[standby.requirements] gpu = false for a CPU-only drill)")
+                              "[standby.requirements] worker_gpu = false for a CPU-only drill)")
         return True, f"WindowPoSt worker on {w.info.hostname} with GPUs: {', '.join(w.info.gpus) or 'none'}"
 
     def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str,

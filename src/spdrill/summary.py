@@ -42,6 +42,13 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
     for c in journal.checks:
         mark = "PASS" if c.passed else "FAIL"
         lines.append(f"  {mark}  {c.title}" + ("" if c.passed else f"\n        {c.message}"))
+    skipped = journal.facts.get("skipped_checks")
+    if isinstance(skipped, str) and skipped:
+        for entry in skipped.split("; "):
+            lines.append(f"  SKIP  {entry}")
+    if "fil_at_risk_at_rto" in journal.facts:
+        lines.append(f"FIL at risk at the measured RTO: {journal.facts['fil_at_risk_at_rto']} FIL per day of outage "
+                     "(sectors that would be faulted x expected day reward x 3.51; terminated after 42 days)")
     if "fence" in journal.facts:
         lines.append(f"fence: {journal.facts['fence']}")
     if reports is not None:
