@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", choices=["local", "attach"], help="override the plan's target")
     run.add_argument("--reports", type=Path, help="folder for reports (default: the plan's [reports] dir)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run drills matching EXPR (pytest -k)")
+    run.add_argument("--candidate", metavar="bin=DIR|image=REF",
+                     help="pre-change validation: drill the plan's Lotus, then this candidate (new binaries, or a "
+                     "new image on the docker target), from the same restore point, and compare")
     run.add_argument("--drills", type=Path, help="folder of drills (default: the drills shipped with spdrill)")
     evidence_cli.add_run_options(run)
 
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from spdrill.runner import run_drill
 
             return run_drill(plan=args.plan, target=args.target, reports=args.reports, keyword=args.keyword,
-                             drills=args.drills, evidence_args=args)
+                             drills=args.drills, evidence_args=args, candidate=args.candidate)
         if args.command == "plan":
             return _plan(args)
         if args.command == "check-backup":

@@ -28,8 +28,24 @@ def load_validated(path: Path) -> Plan:
     return plan
 
 
+def apply_candidate(plan: Plan, candidate: str) -> Plan:
+    """The plan with a candidate Lotus: `bin=DIR` (binaries for local/ssh) or `image=REF` (docker)."""
+    kind, _, value = candidate.partition("=")
+    if kind == "bin" and value:
+        return dataclasses.replace(plan, standby=dataclasses.replace(plan.standby, bindir=value))
+    if kind == "image" and value:
+        if plan.target.kind != "docker":
+            raise PlanError(f"--candidate image=… needs the docker target; this plan's target is {plan.target.kind}",
+                            field="target.kind")
+        options = {k: v for k, v in plan.target.options.items() if k != "images"}
+        options["image"] = value
+        return dataclasses.replace(plan, target=TargetSpec(kind="docker", options=options))
+    raise PlanError(f"--candidate: expected bin=DIR or image=REF, found {candidate!r}")
+
+
 def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str | None,
-                 demo_dir: Callable[[], Path], evidence: Mapping[str, str | None] | None = None) -> Plan:
+                 demo_dir: Callable[[], Path], evidence: Mapping[str, str | None] | None = None,
+                 candidate: str | None = None) -> Plan:
     """--plan, then $SPDRILL_PLAN, then the ini option, then the built-in simulated demo."""
     chosen = cli or os.environ.get("SPDRILL_PLAN") or ini or None
     if chosen:
@@ -40,6 +56,8 @@ def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str 
         plan = load_validated(make_demo_plan(demo_dir()))
     if target:
         plan = dataclasses.replace(plan, target=TargetSpec(kind=target, options={}))
+    if candidate:
+        plan = apply_candidate(plan, candidate)
     if reports:
         folder = Path(reports).resolve()
         plan = dataclasses.replace(plan, reports=folder, evidence=dataclasses.replace(plan.evidence, dir=folder))

@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="keep the drill in this SQLite history (over [reports] history)")
     group.addoption("--drill-webhook", dest="spdrill_webhook", default=None, metavar="URL",
                     help="POST a JSON summary here at the end (over [reports] webhook)")
+    group.addoption("--drill-candidate", dest="spdrill_candidate", default=None, metavar="bin=DIR|image=REF",
+                    help="drill with a candidate Lotus instead of the plan's (pre-change validation)")
     parser.addini("spdrill_plan", "drill plan used when neither --plan nor $SPDRILL_PLAN is given", default="")
 
 

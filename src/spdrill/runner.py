@@ -45,10 +45,12 @@ class _Collector:
 
 
 def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, keyword: str | None,
-              drills: Path | None, evidence_args: Any = None) -> int:
-    """Validate the plan, run the drills, print the summary; exit 0/1/2/3 as the README says."""
-    from spdrill.planload import load_validated
+              drills: Path | None, evidence_args: Any = None, candidate: str | None = None) -> int:
+    """Validate the plan, run the drills, print the summary; exit 0/1/2/3 as the README says.
 
+    With `candidate`, the drill runs twice from the same restore point, first with the plan's Lotus
+    (the baseline), then with the candidate, and one report compares them (pre-change validation).
+    """
     demo_tmp: Path | None = None
     if plan is None and not os.environ.get("SPDRILL_PLAN"):
         from spdrill.demo import make_demo_plan
@@ -56,9 +58,54 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
         demo_tmp = Path(tempfile.mkdtemp(prefix="spdrill-demo-"))
         print("spdrill: no plan given: drilling a SIMULATED restore point made by lotus-sim (the Lotus stand-in), "
               "not real Lotus.", file=sys.stderr)
-        plan = make_demo_plan(demo_tmp, reports=(reports or Path("reports")).resolve())
+        try:
+            plan = make_demo_plan(demo_tmp, reports=(reports or Path("reports")).resolve())
+        except BaseException:
+            shutil.rmtree(demo_tmp, ignore_errors=True)
+            raise
     elif plan is None:
         plan = Path(os.environ["SPDRILL_PLAN"])
+    try:
+        return _run_compared(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
+                             evidence_args=evidence_args, candidate=candidate)
+    finally:
+        if demo_tmp is not None:
+            shutil.rmtree(demo_tmp, ignore_errors=True)
+
+
+def _run_compared(*, plan: Path, target: str | None, reports: Path | None, keyword: str | None,
+                  drills: Path | None, evidence_args: Any, candidate: str | None) -> int:
+    if candidate is None:
+        return _run_once(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
+                         evidence_args=evidence_args)[0]
+    from spdrill.planload import apply_candidate, load_validated
+
+    apply_candidate(load_validated(plan), candidate)  # a bad candidate is exit 2 before any drill
+    base_rc, base = _run_once(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
+                              evidence_args=evidence_args)
+    cand_rc, cand = _run_once(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
+                              evidence_args=evidence_args, candidate=candidate)
+    if base.journal is None or cand.journal is None or cand.drill_dir is None:
+        return max(base_rc, cand_rc, 2)
+    from spdrill.evidence.compare import comparison, write_comparison
+
+    html = write_comparison(base.journal, cand.journal, cand.drill_dir)
+    data = comparison(base.journal, cand.journal)
+    print(f"pre-change validation: baseline {base.journal.drill_id} vs candidate {cand.journal.drill_id} "
+          f"({candidate}); comparison: {html}")
+    regressions = data.get("regressions") or []
+    for line in regressions:
+        print(f"  REGRESSION  {line}")
+    if cand_rc != 0:
+        return cand_rc
+    return 1 if regressions else 0
+
+
+def _run_once(*, plan: Path, target: str | None, reports: Path | None, keyword: str | None,
+              drills: Path | None, evidence_args: Any = None,
+              candidate: str | None = None) -> tuple[int, _Collector]:
+    from spdrill.planload import load_validated
+
     checked = load_validated(plan)  # exit 2 on a bad plan before anything starts
     evidence = checked.evidence
     if evidence_args is not None:
@@ -75,6 +122,8 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
         args += ["--drill-reports", str(reports.resolve())]
     if keyword:
         args += ["-k", keyword]
+    if candidate:
+        args += ["--drill-candidate", candidate]
     for option, value in (("--drill-sign", evidence.sign_key), ("--drill-metrics", evidence.metrics),
                           ("--drill-history", evidence.history), ("--drill-webhook", evidence.webhook)):
         if value is not None:  # the plan's own values come back unchanged; the command line's win
@@ -93,11 +142,9 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
 
                 seal(collector.drill_dir, evidence.sign_key)
         shutil.rmtree(junit_tmp.parent, ignore_errors=True)
-        if demo_tmp is not None:
-            shutil.rmtree(demo_tmp, ignore_errors=True)
     if collector.journal is not None:
         print(render_summary(collector.journal, collector.drill_dir), file=sys.stdout)
-    return _exit_code(rc, collector)
+    return _exit_code(rc, collector), collector
 
 
 def _exit_code(rc: int, collector: Any) -> int:

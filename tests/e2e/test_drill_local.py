@@ -191,3 +191,25 @@ def test_sigkilled_harness_leftovers_are_reaped_by_the_next_run(sim_drill: Calla
     assert run.rc == 1
     assert not (orphans & set(drill_processes().values()))
     assert len(list((sim.workdir / "run").iterdir())) == 0
+
+
+def test_candidate_lotus_regression_is_reported(sim_drill: Callable[..., SimDrill], tmp_path: Path) -> None:
+    """Pre-change validation: a candidate whose worker lost its GPU is compared against the baseline."""
+    sim = sim_drill()
+    import re
+
+    baseline_bin = re.search(r'bindir = "(.*)"', sim.plan.read_text())
+    assert baseline_bin is not None
+    candidate = tmp_path / "candidate-bin"
+    candidate.mkdir()
+    for prog in ("lotus", "lotus-miner", "lotus-worker"):
+        extra = "LOTUS_SIM_NO_GPU=1 " if prog == "lotus-worker" else ""
+        script = candidate / prog
+        script.write_text(f'#!/bin/sh\n{extra}exec "{baseline_bin.group(1)}/{prog}" "$@"\n')
+        script.chmod(0o755)
+    run = sim.run("--candidate", f"bin={candidate}")
+    assert run.rc == 1, run.stdout + run.stderr
+    assert "pre-change validation: baseline" in run.stdout
+    assert "REGRESSION" in run.stdout and "test_windowpost_worker_connected" in run.stdout
+    compare = next(run.reports.glob("*/compare.html"))
+    assert "test_windowpost_worker_connected" in compare.read_text() or "WindowPoSt worker" in compare.read_text()

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from spdrill.targets.sshforward import ParamikoForward, SshForward
 # Variables that would point a standby at the live miner: unset before any standby command runs.
 _SCRUB = r"LOTUS_[A-Za-z0-9_]*\|FULLNODE_API_INFO\|MINER_API_INFO\|WORKER_API_INFO\|STORAGE_API_INFO"
 STOP_GRACE_S = 10
+ALIVE_TTL_S = 1.0
 
 
 class SshTarget:
@@ -54,6 +56,8 @@ class SshTarget:
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._handed: set[int] = set()
+        self._alive_at: dict[str, float] = {}
+        self._exited: dict[str, int] = {}
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
         assert self.conn is not None, "open() first"
@@ -193,6 +197,8 @@ class SshTarget:
                               f"{res.stderr.strip()[-300:]}")
         with self._lock:
             self._roles.add(role)
+            self._exited.pop(role, None)
+            self._alive_at.pop(role, None)
 
     def _unit(self, role: str) -> str:
         return f"spdrill-{self.drill_id}-{role}"
@@ -209,15 +215,32 @@ class SshTarget:
         return shlex.join(["systemd-run", *props, *argv])
 
     def exit_code(self, role: str) -> int | None:
+        # Probes ask before every poll; one round trip per ALIVE_TTL_S is enough to notice a death.
+        with self._lock:
+            if role in self._exited:
+                return self._exited[role]
+            if time.monotonic() - self._alive_at.get(role, -ALIVE_TTL_S) < ALIVE_TTL_S:
+                return None
+        code = self._exit_code(role)
+        with self._lock:
+            if code is None:
+                self._alive_at[role] = time.monotonic()
+            else:
+                self._exited[role] = code
+        return code
+
+    def _exit_code(self, role: str) -> int | None:
         if self.opts.start == "systemd":
             res = self._sh(f"systemctl show -p ActiveState -p ExecMainStatus {self._unit(role)}", timeout=30)
             facts = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
             if facts.get("ActiveState") in ("failed", "inactive"):
                 return int(facts.get("ExecMainStatus") or -1)
             return None
+        # A killed role whose parent never reaps it stays a zombie that `kill -0` still finds: ask ps.
         res = self._sh(f"cd {shlex.quote(str(self.root))} && if [ -f pids/{role}.exit ]; then "
-                       f"cat pids/{role}.exit; elif kill -0 $(cat pids/{role}.pid) 2>/dev/null; then "
-                       "echo running; else echo gone; fi", timeout=30)
+                       f"cat pids/{role}.exit; else p=$(cat pids/{role}.pid); "
+                       "st=$(ps -o stat= -p $p 2>/dev/null || { kill -0 $p 2>/dev/null && echo R; }); "
+                       'case "$st" in ""|Z*) echo gone;; *) echo running;; esac; fi', timeout=30)
         word = res.stdout.strip()
         if word == "running" or (not word and res.rc != 0):
             return None
@@ -242,6 +265,8 @@ class SshTarget:
 
     def stop_processes(self) -> None:
         """SIGTERM each role's process group, SIGKILL what is left after the grace period."""
+        with self._lock:
+            self._alive_at.clear()  # what ran a moment ago is being stopped now
         if self.conn is None or self.root is None or not self._roles:
             return
         if self.opts.start == "systemd":
