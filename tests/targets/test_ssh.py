@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.targets import Target, make_target, sshconn, validate_target_options
+from spdrill.targets import ssh as ssh_target
 from spdrill.targets.ssh import SshTarget
 
 from .conftest import Sshd, free_port
@@ -136,8 +139,15 @@ def test_roles_start_report_exit_and_stop(sshd: Sshd, tmp_path: Path) -> None:
             time.sleep(0.1)
         assert target.exit_code("miner") == 7
         assert target.exit_code("daemon") is None
+        # A death is noticed within the alive-cache time (one round trip per second at most).
+        with (tmp_path / "spdrill-20261126T000000Z-test01" / "pids" / "daemon.pid").open() as f:
+            os.killpg(int(f.read()), signal.SIGKILL)
+        assert target.exit_code("daemon") is None  # still cached as running
+        time.sleep(ssh_target.ALIVE_TTL_S)
+        assert target.exit_code("daemon") == -1  # killed: no exit status was written
+        target.spawn("daemon", ["sh", "-c", "echo started; exec sleep 300"], env={}, port=1)
         logs = target.logs()
-        assert logs["daemon"].strip() == "started" and logs["miner"].strip() == "failing"
+        assert logs["daemon"].split() == ["started", "started"] and logs["miner"].strip() == "failing"
         target.stop_processes()
         assert target.exit_code("daemon") is not None
     finally:
