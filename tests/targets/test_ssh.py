@@ -148,7 +148,9 @@ def test_roles_start_report_exit_and_stop(sshd: Sshd, tmp_path: Path) -> None:
         target.spawn("daemon", ["sh", "-c", "echo started; exec sleep 300"], env={}, port=1)
         logs = target.logs()
         assert logs["daemon"].split() == ["started", "started"] and logs["miner"].strip() == "failing"
+        t0 = time.monotonic()
         target.stop_processes()
+        assert time.monotonic() - t0 < ssh_target.STOP_GRACE_S / 2  # SIGTERM was enough: no grace waited
         assert target.exit_code("daemon") is not None
     finally:
         target.close()

@@ -273,11 +273,13 @@ class SshTarget:
             units = " ".join(self._unit(r) for r in sorted(self._roles))
             self._sh(f"systemctl stop {units}; systemctl reset-failed {units} 2>/dev/null; true", timeout=60)
             return
-        script = (f"cd {shlex.quote(str(self.root))}; pids=$(cat pids/*.pid 2>/dev/null); "
+        script = (f"cd {shlex.quote(str(self.root))}; pids=$(cat pids/*.pid 2>/dev/null | tr '\\n' ' '); "
                   "for p in $pids; do kill -TERM -$p 2>/dev/null; done; i=0; "
-                  f"while [ $i -lt {STOP_GRACE_S * 5} ]; do alive=0; "
-                  "for p in $pids; do kill -0 -$p 2>/dev/null && alive=1; done; "
-                  "[ $alive = 0 ] && break; sleep 0.2; i=$((i+1)); done; "
+                  f"while [ $i -lt {STOP_GRACE_S * 5} ]; do "
+                  # live (non-zombie) members of the roles' process groups; unreaped zombies do not count
+                  "alive=$(ps -eo pgid=,stat= 2>/dev/null | awk -v l=\" $pids \" "
+                  "'index(l, \" \" $1 \" \") && $2 !~ /^Z/' | wc -l); "
+                  "[ \"$alive\" = 0 ] && break; sleep 0.2; i=$((i+1)); done; "
                   "for p in $pids; do kill -KILL -$p 2>/dev/null; done; true")
         self._sh(script, timeout=STOP_GRACE_S + 30)
 
