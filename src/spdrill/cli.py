@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "restore point. Exit 0 every check passed, 1 a check failed, 2 usage or plan error, "
                          "3 the drill could not run.")
     run.add_argument("--plan", type=Path, help="drill plan (TOML); default: $SPDRILL_PLAN or the simulated demo")
-    run.add_argument("--target", choices=["local", "attach"], help="override the plan's target")
+    run.add_argument("--target", choices=["local", "attach", "docker", "ssh"], help="override the plan's target")
     run.add_argument("--reports", type=Path, help="folder for reports (default: the plan's [reports] dir)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run drills matching EXPR (pytest -k)")
     run.add_argument("--candidate", metavar="bin=DIR|image=REF",
@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--drill", help="only this drill id")
     cl.add_argument("--workdir", type=Path, default=Path("/var/tmp/spdrill"), help="local target work folder")
     cl.add_argument("--plan", type=Path, help="also look where this plan's sources make workspaces")
+
+    img = sub.add_parser("image", help="container images for the docker target")
+    isub = img.add_subparsers(dest="image_command", required=True, parser_class=_Parser)
+    bs = isub.add_parser("build-sim", add_help=False,
+                         help="build the simulator image from a debootstrap base (no registry needed)")
+    bs.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     sn = sub.add_parser("snapshots", help="list the plan's restore points and mark the one a drill would use")
     sn.add_argument("--plan", type=Path, required=True)
@@ -87,9 +93,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir, roots = args.workdir, list[Path]()
             if args.plan is not None:
                 workdir, roots = roots_of_plan(args.plan)
-            for line in reap(drill_id=args.drill, workdir=workdir, extra_roots=roots):
+            lines = reap(drill_id=args.drill, workdir=workdir, extra_roots=roots)
+            try:
+                from spdrill.targets.docker import reap as reap_docker
+
+                lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_docker(args.drill)
+            except DrillError as exc:  # no engine here: nothing of ours can be running in one
+                lines.append(f"docker: skipped ({exc})")
+            for line in lines or ["nothing to clean up"]:
                 print(line)
             return EXIT_OK
+        if args.command == "image":
+            from spdrill import image
+
+            return image.main(args.rest)
         if args.command == "snapshots":
             from spdrill.snapshots_cli import list_snapshots
 

@@ -123,8 +123,10 @@ class Drill:
 
 
 def _target_kwargs(plan: Plan) -> dict[str, object]:
-    if plan.target.kind == "local":
+    if plan.target.kind in ("local", "ssh"):
         return {"bindir": plan.standby.bindir}
+    if plan.target.kind == "docker":
+        return {"requirements": plan.standby.requirements}
     return {}
 
 

@@ -22,7 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--plan", dest="spdrill_plan", default=None, metavar="FILE",
                     help="drill plan (TOML); else $SPDRILL_PLAN, else the ini option spdrill_plan, else the "
                          "built-in simulated demo")
-    group.addoption("--drill-target", dest="spdrill_target", default=None, choices=["local", "attach"],
+    group.addoption("--drill-target", dest="spdrill_target", default=None,
+                    choices=["local", "attach", "docker", "ssh"],
                     help="override the plan's [target] kind")
     group.addoption("--drill-reports", dest="spdrill_reports", default=None, metavar="DIR",
                     help="override the plan's [reports] dir")
@@ -72,7 +73,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # readiness: kept out of the checks and RTO, but listed so nobody mistakes them for passes.
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
         drill.note_skipped(_title(item), reason.removeprefix("Skipped: "))
-    if drill is not None and report.when == "call":
+    if drill is not None and report.when == "call" and not report.skipped:
         kind = "objective" if item.get_closest_marker("objective") else "readiness"
         title = _title(item)
         message = ""

@@ -128,7 +128,9 @@ def _run_once(*, plan: Path, target: str | None, reports: Path | None, keyword: 
                           ("--drill-history", evidence.history), ("--drill-webhook", evidence.webhook)):
         if value is not None:  # the plan's own values come back unchanged; the command line's win
             args += [option, str(value)]
-    junit_tmp = Path(tempfile.mkdtemp(prefix="spdrill-junit-")) / "junit-pytest.xml"
+    # pytest writes its JUnit at the very end, after the drill folder is known; park it in the reports folder.
+    evidence.dir.mkdir(parents=True, exist_ok=True)
+    junit_tmp = evidence.dir / f".junit-pytest-{os.getpid()}.xml"
     args += ["--junitxml", str(junit_tmp)]
     collector = _Collector()
     try:
@@ -141,7 +143,7 @@ def _run_once(*, plan: Path, target: str | None, reports: Path | None, keyword: 
                 from spdrill.evidence import seal
 
                 seal(collector.drill_dir, evidence.sign_key)
-        shutil.rmtree(junit_tmp.parent, ignore_errors=True)
+        junit_tmp.unlink(missing_ok=True)
     if collector.journal is not None:
         print(render_summary(collector.journal, collector.drill_dir), file=sys.stdout)
     return _exit_code(rc, collector), collector
