@@ -61,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     img = sub.add_parser("image", help="container images for the docker target")
     isub = img.add_subparsers(dest="image_command", required=True, parser_class=_Parser)
-    bs = isub.add_parser("build-sim", add_help=False,
-                         help="build the simulator image from a debootstrap base (no registry needed)")
-    bs.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    isub.add_parser("build-sim", help="build the simulator image from a debootstrap base (no registry needed)")
 
     sn = sub.add_parser("snapshots", help="list the plan's restore points and mark the one a drill would use")
     sn.add_argument("--plan", type=Path, required=True)
@@ -73,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["image", "build-sim"]:  # its own options and --help live in spdrill.image
+        from spdrill import image
+
+        return image.main(argv[2:])
     args = build_parser().parse_args(argv)
     rc = evidence_cli.dispatch(args)
     if rc is not None:
@@ -103,10 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in lines or ["nothing to clean up"]:
                 print(line)
             return EXIT_OK
-        if args.command == "image":
-            from spdrill import image
-
-            return image.main(args.rest)
         if args.command == "snapshots":
             from spdrill.snapshots_cli import list_snapshots
 
