@@ -43,6 +43,9 @@ window = "1m"
 workdir = "{tmp_path / 'run'}"
 [standby]
 bindir = "{bindir}"
+[standby.requirements]
+gpu = false
+proof_params = false
 [standby.timeouts]
 start = "60s"
 sync = "2m"
