@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spdrill import fence
@@ -70,6 +71,7 @@ class BringUp:
         self.ep = Endpoints()
         self.restored: Restored | None = None
         self.parts: RestoredParts | None = None
+        self.root: Path | None = None  # the drill's private folder on the target
         self.cannot_run: CannotRunError | None = None
         self._stop = threading.Event()
 
@@ -182,6 +184,7 @@ class BringUp:
     # -- stages ------------------------------------------------------------------------------------------
     def _restore(self, note: PhaseNote) -> str:
         root = self.target.open(self.journal.drill_id)
+        self.root = root
         started = self.journal.clock.wall()
         self.restored = restore(self.plan.restore, drill_id=self.journal.drill_id, root=root, at=started)
         for mount, rp in self.restored.points:
@@ -253,7 +256,8 @@ class BringUp:
         self.ep.ports["worker"] = wport
         phost, pport = self.target.peer("miner", mport)
         miner_admin = self._token_from_repo(parts.miner_repo, "miner", phost, pport)
-        worker_repo = parts.root.parent / "lotus-worker"
+        assert self.root is not None
+        worker_repo = self.root / "lotus-worker"  # in the drill folder, never beside a workspace
         worker_repo.mkdir(exist_ok=True)
         listen = f"{self.target.listen_host('worker')}:{wport}"
         self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", listen,
