@@ -45,6 +45,9 @@ GRAPH: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+_PROGRAM = {"daemon": "lotus", "miner": "lotus-miner"}
+_REPO_VARS = {"daemon": ("LOTUS_PATH", "FULLNODE_API_INFO"), "miner": ("LOTUS_MINER_PATH", "MINER_API_INFO")}
+
 # Stages that only read another stage's findings, so that stage failing (but having run) does not block them.
 _READS_ONLY: dict[str, tuple[str, ...]] = {"reconcile": ("check-provable",)}
 
@@ -228,15 +231,7 @@ class BringUp:
         self.ep.ports["daemon"] = port
         self.target.spawn("daemon", ["lotus", "daemon", "--api", str(port), *self.plan.standby.daemon_args],
                           env=self._env(LOTUS_PATH=self.target.path(parts.daemon_repo)), port=port)
-        host, hport = self.target.endpoint("daemon", port)
-        probe = StandbyProbe(self.target, "daemon")
-        admin = self._token_from_repo(parts.daemon_repo, "daemon", host, hport)
-        version = wait_for(lambda: probe.api_up(FullNodeClient(admin)), what="daemon API",
-                           deadline=self.plan.standby.timeouts.start)
-        self.ep.daemon_admin = admin
-        self.ep.daemon_read = self._cli_token(["lotus", "auth", "api-info", "--perm", "read"],
-                                              "FULLNODE_API_INFO", host, hport,
-                                              LOTUS_PATH=self.target.path(parts.daemon_repo))
+        self.ep.daemon_admin, self.ep.daemon_read, version = self._api_up("daemon", port, parts.daemon_repo)
         note.facts["port"] = port
         self.journal.version("lotus", version, simulated="lotus-sim" in version)
         return f"daemon API up on port {port} ({version})"
@@ -300,15 +295,7 @@ class BringUp:
         env[fence.ENV_OVERRIDE] = "true"
         self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
                                     *self.plan.standby.miner_args], env=env, port=port)
-        host, hport = self.target.endpoint("miner", port)
-        admin = self._token_from_repo(parts.miner_repo, "miner", host, hport)
-        probe = StandbyProbe(self.target, "miner")
-        version = wait_for(lambda: probe.api_up(MinerClient(admin)), what="lotus-miner API",
-                           deadline=self.plan.standby.timeouts.start)
-        self.ep.miner_admin = admin
-        self.ep.miner_read = self._cli_token(["lotus-miner", "auth", "api-info", "--perm", "read"],
-                                             "MINER_API_INFO", host, hport,
-                                             LOTUS_MINER_PATH=self.target.path(parts.miner_repo))
+        self.ep.miner_admin, self.ep.miner_read, version = self._api_up("miner", port, parts.miner_repo)
         actor = MinerClient(self.ep.miner_read).actor_address()
         note.facts.update({"port": port, "actor": actor})
         self.journal.version("lotus-miner", version, simulated="lotus-sim" in version)
@@ -367,6 +354,19 @@ class BringUp:
         env = dict(self.plan.standby.env)
         env.update(extra)
         return env
+
+    def _api_up(self, role: str, port: int, repo: Path) -> tuple[ApiInfo, ApiInfo, str]:
+        """Wait for a role's API (admin token from its restored repo), then mint a read token with its CLI."""
+        host, hport = self.target.endpoint(role, port)
+        admin = self._token_from_repo(repo, role, host, hport)
+        probe = StandbyProbe(self.target, role)
+        client: FullNodeClient | MinerClient = FullNodeClient(admin) if role == "daemon" else MinerClient(admin)
+        version = wait_for(lambda: probe.api_up(client), what=f"{_PROGRAM[role]} API",
+                           deadline=self.plan.standby.timeouts.start)
+        repo_var, info_var = _REPO_VARS[role]
+        read = self._cli_token([_PROGRAM[role], "auth", "api-info", "--perm", "read"], info_var, host, hport,
+                               **{repo_var: self.target.path(repo)})
+        return admin, read, version
 
     def _token_from_repo(self, repo: Any, role: str, host: str, port: int) -> ApiInfo:
         token_file = repo / "token"
