@@ -21,7 +21,7 @@ from spdrill.redact import redact, register
 from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
 from spdrill.stages import StageBoard, StageResult
 from spdrill.standby import StandbyProbe
-from spdrill.targets import Target
+from spdrill.targets import Target, source_runner_of, workfs_of
 from spdrill.waits import ProbeGaveUp, wait_for
 
 log = logging.getLogger("spdrill.bringup")
@@ -75,6 +75,7 @@ class BringUp:
         self.restored: Restored | None = None
         self.parts: RestoredParts | None = None
         self.root: Path | None = None  # the drill's private folder on the target
+        self.fs = workfs_of(target)  # where that folder's files are read and written
         self.cannot_run: CannotRunError | None = None
         self._stop = threading.Event()
 
@@ -189,7 +190,8 @@ class BringUp:
         root = self.target.open(self.journal.drill_id)
         self.root = root
         started = self.journal.clock.wall()
-        self.restored = restore(self.plan.restore, drill_id=self.journal.drill_id, root=root, at=started)
+        self.restored = restore(self.plan.restore, drill_id=self.journal.drill_id, root=root, at=started,
+                                runner=source_runner_of(self.target), fs=self.fs)
         for mount, rp in self.restored.points:
             age = (started - rp.created).total_seconds()
             self.journal.add_restore_point(RestorePointRecord(
@@ -198,16 +200,17 @@ class BringUp:
         note.facts["snapshot_set_consistent"] = self.restored.consistent
         if not self.restored.consistent:
             note.facts["snapshot_set_detail"] = self.restored.consistency_detail
-        parts = find_parts(self.restored.view, self.plan.restore.layout)
+        parts = find_parts(self.restored.view, self.plan.restore.layout, self.fs)
         self.parts = parts
         for repo in (parts.daemon_repo, parts.miner_repo):
             # A repo copied from production carries the live node's `api` file: never let anything dial it.
-            (repo / "api").unlink(missing_ok=True)
+            self.fs.unlink(repo / "api")
         if self.plan.restore.layout.storage_remap:
-            moved = remap_storage(parts.miner_repo, parts.root)
+            moved = remap_storage(parts.miner_repo, parts.root, self.fs)
             note.facts["storage_paths_remapped"] = len(moved)
-        fence.write_winning_post_fence(parts.miner_repo / "config.toml")
-        _describe_restore_files(parts, note, started)
+        fence.write_winning_post_fence(parts.miner_repo / "config.toml", self.fs)
+        if self.fs.local:  # the files' own facts are read here; on a remote standby host they stay there
+            _describe_restore_files(parts, note, started)
         names = ", ".join(rp.name for _, rp in self.restored.points)
         return f"workspace from {names}"
 
@@ -253,7 +256,7 @@ class BringUp:
         miner_admin = self._token_from_repo(parts.miner_repo, "miner", phost, pport)
         assert self.root is not None
         worker_repo = self.root / "lotus-worker"  # in the drill folder, never beside a workspace
-        worker_repo.mkdir(exist_ok=True)
+        self.fs.mkdir(worker_repo)
         listen = f"{self.target.listen_host('worker')}:{wport}"
         self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", listen,
                                      *self.plan.standby.worker_args],
@@ -268,7 +271,8 @@ class BringUp:
         info = client.state_miner_info(self.plan.actor)
         if self.target.brings_up:
             parts = self._parts()
-            config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", dict(self.plan.standby.env))
+            config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", dict(self.plan.standby.env),
+                                                       self.fs)
             host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
             # WalletList needs `write`; this token is used for that one call and nothing else.
             writer = self._cli_token(["lotus", "auth", "api-info", "--perm", "write"], "FULLNODE_API_INFO", host,
@@ -337,7 +341,7 @@ class BringUp:
         bad_json = checked.data.get("bad_json")
         bad = {int(k): str(v) for k, v in json.loads(bad_json).items()} if isinstance(bad_json, str) else None
         backup = None
-        if self.parts is not None and self.parts.miner_backup is not None:
+        if self.parts is not None and self.parts.miner_backup is not None and self.fs.local:
             backup = backup_sectors(self.parts.miner_backup)
         report = reconcile(FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor,
                            provable_bad=bad, backup=backup)
@@ -371,8 +375,8 @@ class BringUp:
     def _token_from_repo(self, repo: Any, role: str, host: str, port: int) -> ApiInfo:
         token_file = repo / "token"
         try:
-            token = token_file.read_text().strip()
-        except OSError:
+            token = self.fs.read_text(token_file).strip()
+        except (OSError, DrillError):
             raise InputError(f"the restored {role} repo has no token file ({token_file}); the repo backup is "
                              "incomplete (Lotus writes it on first start)") from None
         register(token)

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from spdrill.errors import SafetyError
+from spdrill.errors import DrillError, SafetyError
+from spdrill.workfs import LocalFS, WorkFS
 
 ENV_OVERRIDE = "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST"
 _SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
@@ -28,9 +29,15 @@ class FenceReport:
                 f"standby wallet ({self.wallet_size} keys); {self.config}")
 
 
-def write_winning_post_fence(config: Path) -> None:
+def write_winning_post_fence(config: Path, fs: WorkFS | None = None) -> None:
     """Set `[Subsystems] DisableWinningPoSt = true` in a miner config (the workspace copy), keeping the rest."""
-    lines = config.read_text().splitlines() if config.exists() else []
+    fs = fs or LocalFS()
+    fs.write_text(config, with_winning_post_fence(fs.read_text(config) if fs.is_file(config) else ""))
+
+
+def with_winning_post_fence(text: str) -> str:
+    """The config text with `[Subsystems] DisableWinningPoSt = true`, everything else kept (pure)."""
+    lines = text.splitlines()
     out: list[str] = []
     section: str | None = None
     done = False
@@ -51,14 +58,15 @@ def write_winning_post_fence(config: Path) -> None:
         if section != "Subsystems":
             out += ["", "[Subsystems]"]
         out.append("  DisableWinningPoSt = true")
-    config.write_text("\n".join(out) + "\n")
+    return "\n".join(out) + "\n"
 
 
-def verify_config_fence(config: Path, env: Mapping[str, str]) -> str:
+def verify_config_fence(config: Path, env: Mapping[str, str], fs: WorkFS | None = None) -> str:
     """Read the effective setting back (file, then Lotus's env override); SafetyError unless it is true."""
+    fs = fs or LocalFS()
     try:
-        doc = tomllib.loads(config.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        doc = tomllib.loads(fs.read_text(config))
+    except (OSError, DrillError, tomllib.TOMLDecodeError) as exc:
         raise SafetyError(f"fence: cannot read the miner config {config}: {exc}; lotus-miner was not started") from None
     value = doc.get("Subsystems", {}).get("DisableWinningPoSt")
     if value is not True:

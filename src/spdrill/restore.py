@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,8 @@ from pathlib import Path
 from spdrill.errors import InputError
 from spdrill.plan import Layout, RestoreSpec
 from spdrill.snapshots import RestorePoint, Workspace, load_source, select_set
+from spdrill.snapshots.runner import CommandRunner
+from spdrill.workfs import LocalFS, WorkFS
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,14 @@ class Restored:
             raise InputError("could not destroy every workspace: " + "; ".join(errors))
 
 
-def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime) -> Restored:
-    """Create the workspaces of the newest consistent snapshot set under `root` and a view that mounts them."""
-    sources = [load_source(s.table, where=s.where) for s in spec.sources]
+def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime, runner: CommandRunner | None = None,
+            fs: WorkFS | None = None) -> Restored:
+    """Create the workspaces of the newest consistent snapshot set under `root` and a view that mounts them.
+
+    `runner` and `fs` reach the host holding the restore points (this one when None).
+    """
+    fs = fs or LocalFS()
+    sources = [load_source(s.table, where=s.where, runner=runner) for s in spec.sources]
     choice = select_set(sources, window=timedelta(seconds=spec.window), at=at)
     view = root / "workspace"
     workspaces: list[Workspace] = []
@@ -64,7 +70,7 @@ def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime) -> Re
             ws = src.create_workspace(rp, drill_id, root / f"ws{i}")
             workspaces.append(ws)
             points.append((s.mount, rp))
-            _mount(view, s.mount, ws.path)
+            _mount(view, s.mount, ws.path, fs)
     except BaseException:
         for ws in reversed(workspaces):
             ws.destroy()
@@ -72,71 +78,68 @@ def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime) -> Re
     return Restored(workspaces, points, view, choice.consistent, "; ".join(choice.problems()))
 
 
-def _mount(view: Path, mount: str, target: Path) -> None:
+def _mount(view: Path, mount: str, target: Path, fs: WorkFS) -> None:
     """Make `target` appear at `view/mount`: the view itself for ".", else a symlink inside it."""
     if mount in (".", ""):
-        if view.exists() or view.is_symlink():
+        if fs.is_dir(view):
             raise InputError(f"two sources claim the workspace root ({view})")
-        view.symlink_to(target, target_is_directory=True)
+        fs.symlink(view, target)
         return
-    if view.is_symlink():
-        view = view.resolve()
-    dest = view / mount
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() or dest.is_symlink():
-        dest.unlink() if dest.is_symlink() or dest.is_file() else os.rmdir(dest)
-    dest.symlink_to(target, target_is_directory=True)
+    fs.mkdir(view)
+    dest = fs.resolve(view) / mount
+    fs.mkdir(dest.parent)
+    # A parent dataset's clone holds an empty folder where its child dataset was mounted: make way for it.
+    if (fs.is_dir(dest) and not fs.rmdir(dest)) or fs.is_file(dest):
+        raise InputError(f"two sources claim {mount} in the workspace ({dest}); give each its own mount")
+    fs.symlink(dest, target)
 
 
-def find_parts(view: Path, layout: Layout) -> RestoredParts:
+def find_parts(view: Path, layout: Layout, fs: WorkFS | None = None) -> RestoredParts:
     """Locate the daemon repo, miner repo, newest chain snapshot and newest metadata backup in the workspace."""
-    root = view.resolve()
+    fs = fs or LocalFS()
+    root = fs.resolve(view)
     daemon, miner = root / layout.daemon_repo, root / layout.miner_repo
     for what, p in (("daemon repo (restore.layout.daemon_repo)", daemon),
                     ("miner repo (restore.layout.miner_repo)", miner)):
-        if not p.is_dir():
+        if not fs.is_dir(p):
             raise InputError(f"the restore point has no {what} at {p}; fix [restore.layout] or the backup")
     return RestoredParts(root=root, daemon_repo=daemon, miner_repo=miner,
-                         chain_snapshot=_newest(root, layout.chain_snapshot),
-                         miner_backup=_newest(root, layout.miner_backup))
+                         chain_snapshot=fs.newest(root, layout.chain_snapshot),
+                         miner_backup=fs.newest(root, layout.miner_backup))
 
 
-def _newest(root: Path, pattern: str) -> Path | None:
-    found = [p for p in root.glob(pattern) if p.is_file()]
-    return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
-
-
-def remap_storage(miner_repo: Path, workspace_root: Path) -> list[tuple[str, str]]:
+def remap_storage(miner_repo: Path, workspace_root: Path, fs: WorkFS | None = None) -> list[tuple[str, str]]:
     """Point the workspace copy's storage.json at the workspace's storage folders; return (old, new) pairs.
 
     Production paths (say /mnt/store-0 or the backup's own folder) do not exist on the standby; the
     workspace holds the same folder under the restore point. For each path, the longest tail of it that
     exists in the workspace and holds a sectorstore.json is taken.
     """
+    fs = fs or LocalFS()
     f = miner_repo / "storage.json"
-    if not f.is_file():
+    if not fs.is_file(f):
         return []
     try:
-        doc = json.loads(f.read_text())
+        doc = json.loads(fs.read_text(f))
         paths = doc["StoragePaths"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{f}: not a Lotus storage.json ({{\"StoragePaths\": [{{\"Path\": …}}]}}): {exc}") from None
     changes = []
     for entry in paths:
         old = str(entry.get("Path", ""))
-        new = _workspace_twin(Path(old), workspace_root)
+        new = _workspace_twin(Path(old), workspace_root, fs)
         if new is not None and str(new) != old:
             entry["Path"] = str(new)
             changes.append((old, str(new)))
     if changes:
-        f.write_text(json.dumps(doc, indent=2) + "\n")
+        fs.write_text(f, json.dumps(doc, indent=2) + "\n")
     return changes
 
 
-def _workspace_twin(path: Path, root: Path) -> Path | None:
+def _workspace_twin(path: Path, root: Path, fs: WorkFS) -> Path | None:
     parts: Sequence[str] = path.parts[1:] if path.is_absolute() else path.parts
     for i in range(len(parts)):
         candidate = root.joinpath(*parts[i:])
-        if (candidate / "sectorstore.json").is_file():
+        if fs.is_file(candidate / "sectorstore.json"):
             return candidate
     return None

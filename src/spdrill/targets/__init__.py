@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from spdrill.errors import PlanError
+from spdrill.snapshots.runner import CommandRunner
 from spdrill.targets.base import CommandResult, Target
+from spdrill.workfs import LocalFS, WorkFS
 
 _REGISTRY = {
     "local": "spdrill.targets.local:LocalTarget",
@@ -16,7 +18,7 @@ _REGISTRY = {
     "ssh": "spdrill.targets.ssh:SshTarget",
 }
 
-__all__ = ["CommandResult", "Target", "make_target", "validate_target_options"]
+__all__ = ["CommandResult", "Target", "make_target", "source_runner_of", "validate_target_options", "workfs_of"]
 
 
 def _cls(kind: str) -> Any:
@@ -37,3 +39,15 @@ def make_target(kind: str, options: Mapping[str, Any], **kwargs: Any) -> Target:
     """Build the target named by the plan."""
     target: Target = _cls(kind)(options, **kwargs)
     return target
+
+
+def workfs_of(target: Target) -> WorkFS:
+    """The file system of the target's drill folder: this host's unless the target says otherwise."""
+    fs = getattr(target, "workfs", None)
+    return fs() if callable(fs) else LocalFS()
+
+
+def source_runner_of(target: Target) -> CommandRunner | None:
+    """Where restore-point sources run their commands: the target's host when it restores remotely."""
+    runner = getattr(target, "source_runner", None)
+    return runner() if callable(runner) else None

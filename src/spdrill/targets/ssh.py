@@ -3,8 +3,11 @@
 Roles start as `setsid sh -c '…; echo $? > pids/<role>.exit'` with pid files in the drill folder (or as
 transient systemd units, `start = "systemd"`). The harness reaches the remote APIs through SSH local port
 forwards (`api = "forward"`, the default: the standby keeps listening on 127.0.0.1 there) or at the host's
-own address (`api = "direct"`, when the plan opens the ports). The restore runs in the harness, so the
-drill folder must be one both machines see at the same path: this host, or shared storage.
+own address (`api = "direct"`, when the plan opens the ports). With `restore = "harness"` (the default) the
+restore runs in the harness, so the drill folder must be one both machines see at the same path (this host,
+or shared storage). With `restore = "remote"` the restore-point sources (that host's ZFS or btrfs snapshots,
+or its backup folders) run their commands on the standby host and the drill's file work goes through SSH
+too: nothing of the workspace ever exists on the harness host.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from spdrill.targets import sshconn
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
 from spdrill.targets.sshforward import ParamikoForward, SshForward
+from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 # Variables that would point a standby at the live miner: unset before any standby command runs.
 _SCRUB = r"LOTUS_[A-Za-z0-9_]*\|FULLNODE_API_INFO\|MINER_API_INFO\|WORKER_API_INFO\|STORAGE_API_INFO"
@@ -81,6 +85,8 @@ class SshTarget:
             raise TargetError(f"{self.opts.where()}: cannot create {root}: {made.stderr.strip()[-200:]}; set "
                               "[target.ssh] workdir to a writable folder there")
         self.root = root
+        if self.opts.restore == "remote":
+            return root  # the owner mark is the .spdrill-remote file written above, on the standby host
         marker = root / ".spdrill-remote"
         if not marker.is_file() or marker.read_text().strip() != drill_id:
             raise CannotRunError(f"{root} on {self.opts.host} is not visible here at the same path; the "
@@ -254,6 +260,16 @@ class SshTarget:
         assert self.conn is not None, "open() first"
         return SshRunner(self.conn, self.opts.where())
 
+    def workfs(self) -> WorkFS:
+        """The drill folder's files: through SSH in `restore = "remote"` mode, else on this host."""
+        if self.opts.restore == "remote":
+            return RunnerFS(_OpenRunner(self), self.opts.where(), timeout=self.opts.command_timeout)
+        return LocalFS()
+
+    def source_runner(self) -> SshRunner | None:
+        """Restore-point sources run on the standby host in `restore = "remote"` mode."""
+        return self.runner() if self.opts.restore == "remote" else None
+
     def logs(self) -> dict[str, str]:
         if self.conn is None or self.root is None:
             return {}
@@ -295,3 +311,13 @@ class SshRunner:
         args = tuple(argv)
         res = sshconn.run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
         return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
+
+
+class _OpenRunner:
+    """The target's runner, looked up at each call: the file system is handed out before the target opens."""
+
+    def __init__(self, target: SshTarget) -> None:
+        self.target = target
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+        return self.target.runner().run(argv, timeout=timeout)

@@ -36,6 +36,7 @@ class SshOptions:
     bindir: str = ""
     start: str = "nohup"
     api: str = "forward"
+    restore: str = "harness"  # "remote": restore points and workspace live on the standby host
 
     def hostspec(self) -> str:
         user = f"{self.user}@" if self.user else ""
@@ -78,7 +79,8 @@ def parse_options(options: Mapping[str, Any]) -> SshOptions:
             raise _fail(key, f"expected a string, found {value!r}")
         else:
             out[key] = value
-    choices = {"backend": ("ssh", "paramiko"), "start": ("nohup", "systemd"), "api": ("forward", "direct")}
+    choices = {"backend": ("ssh", "paramiko"), "start": ("nohup", "systemd"), "api": ("forward", "direct"),
+               "restore": ("harness", "remote")}
     for key, allowed in choices.items():
         if key in out and out[key] not in allowed:
             raise _fail(key, f"expected one of {', '.join(allowed)}, found {out[key]!r}")
