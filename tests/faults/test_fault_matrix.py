@@ -1,0 +1,144 @@
+"""The fault matrix: each fault, injected through the stand-in, the plan or the environment, makes the check
+that guards it fail with the right exit code and message; no drill passes falsely, nothing is left behind
+(processes, drill folders, containers, clones, mounts, loop devices) and the restore point is byte-identical.
+
+Faults that need a real filesystem, sshd or signals are in test_fault_matrix_real.py; RELIABILITY.md lists all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .conftest import DrillRun, SimDrill, leftovers, tree_digest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+Setup = Callable[[SimDrill], None]
+
+
+def _edit(old: str, new: str) -> Setup:
+    return lambda sim: sim.edit_plan(old, new)
+
+
+def _worker_never_connects(sim: SimDrill) -> None:
+    """A bindir whose lotus-worker runs but never dials the miner: no WindowPoSt worker connects."""
+    text = sim.plan.read_text()
+    real = text.split('bindir = "', 1)[1].split('"', 1)[0]
+    fake = sim.workdir / "bin-no-worker"
+    fake.mkdir()
+    for prog in ("lotus", "lotus-miner"):
+        (fake / prog).symlink_to(Path(real) / prog)
+    worker = fake / "lotus-worker"
+    worker.write_text("#!/bin/sh\nexec sleep 600\n")
+    worker.chmod(0o755)
+    sim.edit_plan(f'bindir = "{real}"', f'bindir = "{fake}"')
+
+
+def _inconsistent_set(sim: SimDrill) -> None:
+    """Storage restored from a snapshot 3 h older than the repos' (window 1 h, RPO 24 h: only the set is off)."""
+    rp = sim.restore_point
+    older = sim.workdir / "fixture" / "storage-snap"
+    (rp / "storage").rename(older)
+    stamp = older.stat().st_mtime - 3 * 3600
+    os.utime(older, (stamp, stamp))
+    sim.edit_plan("single = true\n", f'single = true\nmount = "."\n\n[[restore.source]]\nkind = "directory"\n'
+                                     f'path = "{older}"\nsingle = true\nselect = "mtime"\nmount = "storage"\n')
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One row of the matrix."""
+
+    name: str
+    check: str  # the check that must fail ("restore" for a drill that cannot run: the phase, not a check)
+    rc: int
+    fragment: str  # in the failing check's message (or the restore phase's detail)
+    env: dict[str, str] = field(default_factory=dict)
+    fixture: tuple[str, ...] = ()
+    setup: Setup | None = None
+    process_env: dict[str, str] = field(default_factory=dict)
+    defect: str = ""  # non-empty: a known defect, the row is a strict xfail naming it
+
+
+FAULTS = [
+    Fault("stale-restore-point", "test_rpo_within_objective", 1, "exceeds the objective",
+          setup=_edit('rpo = "24h"', 'rpo = "1h"')),
+    Fault("inconsistent-snapshot-set", "test_rpo_within_objective", 1, "older than", setup=_inconsistent_set,
+          defect="src/spdrill/bringup.py:198 records snapshot_set_consistent=False as a fact only; no drill check "
+                 "reads it, so a set whose members are 3 h apart (window 1 h) passes"),
+    Fault("corrupt-backup", "test_miner_backup_valid", 1, "SHA-256 trailer does not match",
+          fixture=("--fault", "corrupt-backup"),
+          defect="src/spdrill/bringup.py:424 records miner_backup_ok=False as a fact only; no drill check reads "
+                 "it, so a metadata backup with a bad checksum passes the drill (exit 0)"),
+    Fault("backup-trailing-bytes", "test_miner_backup_valid", 1, "trailing", fixture=("--fault", "backup-trailing-bytes"),
+          defect="src/spdrill/bringup.py:424 as corrupt-backup: trailing bytes after the trailer pass the drill"),
+    Fault("truncated-chain-snapshot", "test_chain_snapshot_imported", 1, "import-snapshot",
+          fixture=("--fault", "truncated-snapshot")),
+    Fault("missing-sealed-sector", "test_sectors_provable", 1, "not provable", fixture=("--fault", "missing-sector")),
+    Fault("truncated-sealed-sector", "test_sectors_provable", 1, "truncated", fixture=("--fault", "truncated-sector")),
+    Fault("daemon-never-catches-up", "test_daemon_synced", 1, "chain sync: not ready",
+          env={"LOTUS_SIM_NEVER_SYNC": "1"}, setup=_edit('sync = "30s"', 'sync = "4s"')),
+    Fault("daemon-dies-mid-sync", "test_daemon_synced", 1, "daemon process exited",
+          env={"LOTUS_SIM_EXIT_MID_SYNC": "1", "LOTUS_SIM_SYNC_RATE": "60"}),
+    Fault("post-slower-than-window", "test_windowpost_dry_run", 1, "over the 3s budget",
+          env={"LOTUS_SIM_POST_SECONDS_PER_PARTITION": "3"},
+          setup=_edit('post_margin = "10m"', 'post_margin = "29m57s"')),
+    Fault("no-windowpost-worker", "test_windowpost_worker_connected", 1, "worker",
+          setup=_worker_never_connects),
+    Fault("worker-without-gpu", "test_windowpost_worker_connected", 1, "reports no GPU",
+          env={"LOTUS_SIM_NO_GPU": "1"}),
+    Fault("wrong-actor-in-repo", "test_miner_identity", 1, "actor f02000 not found",
+          fixture=("--fault", "wrong-actor")),
+    # An actor unknown to the chain makes the fence's StateMinerInfo call fail: the drill could not run (3).
+    Fault("plan-names-another-actor", "test_fence_verified", 3, "actor f01001 not found",
+          setup=_edit('actor = "f01000"', 'actor = "f01001"')),
+    Fault("signing-key-on-standby", "test_fence_verified", 1, "wallet holds the",
+          fixture=("--fault", "keys-in-wallet")),
+    Fault("miner-config-without-fence", "test_fence_verified", 1, "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST",
+          env={"LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST": "false"}),
+    Fault("docker-engine-unreachable", "restore", 3, "no Docker engine answers",
+          setup=_edit('kind = "local"\n\n[target.local]', 'kind = "docker"\n\n[target.docker]'),
+          process_env={"DOCKER_HOST": "unix:///nonexistent/spdrill-fault.sock"}),
+    Fault("ssh-host-unreachable", "restore", 3, "unreachable",
+          setup=_edit('kind = "local"\n\n[target.local]', 'kind = "ssh"\n\n[target.ssh]\nhost = "127.0.0.1"\n'
+                      'port = 9\nuser = "root"\nconnect_timeout = "3s"')),
+]
+
+
+def _failure_message(run: DrillRun, check: str) -> str:
+    if check == "restore":
+        phase = next(p for p in run.record["phases"] if p["name"] == "restore")
+        assert phase["outcome"] != "ok"
+        return str(phase["detail"])
+    assert check in run.failed(), f"{check} did not fail; failed: {sorted(run.failed())}\n{run.stdout}"
+    return str(run.check(check)["message"])
+
+
+def _params() -> list[object]:
+    marks = {f.name: [pytest.mark.xfail(strict=True, reason=f.defect)] if f.defect else [] for f in FAULTS}
+    return [pytest.param(f, id=f.name, marks=marks[f.name]) for f in FAULTS]
+
+
+@pytest.mark.parametrize("fault", _params())
+def test_fault_is_detected_and_leaves_nothing(small_drill: Callable[..., SimDrill], fault: Fault,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = small_drill(env=fault.env, fixture_args=fault.fixture)
+    if fault.setup:
+        fault.setup(sim)
+    for key, value in fault.process_env.items():
+        monkeypatch.setenv(key, value)
+    before = tree_digest(sim.restore_point)
+    run = sim.run(timeout=120)
+    left = leftovers(sim.workdir, {run.record["drill_id"]})
+    assert run.record["verdict"] != "pass", f"false pass: {fault.name}\n{run.stdout}"
+    assert run.rc == fault.rc, f"exit {run.rc}, expected {fault.rc}\n{run.stdout}{run.stderr}"
+    message = _failure_message(run, fault.check)
+    assert fault.fragment in message, message
+    assert "Traceback" not in run.stdout + run.stderr
+    assert left == []
+    assert tree_digest(sim.restore_point) == before
