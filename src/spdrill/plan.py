@@ -109,6 +109,8 @@ class ReportsSpec:
     metrics: Path | None = None
     webhook: str | None = None
     history: Path | None = None
+    regression_tolerance: float = 0.20  # an RTO this much worse than the median of the last drills regressed
+    regression_window: int = 5  # how many earlier drills that median is taken over
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,8 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     standby = _standby(r, r.table(doc, "standby", ""))
 
     rep = r.table(doc, "reports", "")
-    r.known(rep, "reports", {"dir", "sign_key", "metrics", "webhook", "history"})
+    r.known(rep, "reports", {"dir", "sign_key", "metrics", "webhook", "history", "regression_tolerance",
+                             "regression_window"})
 
     def _path(key: str, default: str | None) -> Path | None:
         value = r.get(rep, key, "reports", str, default or "")
@@ -268,8 +271,15 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     webhook = r.get(rep, "webhook", "reports", str, "") or None
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         raise r.fail("reports.webhook", f"expected an http:// or https:// URL, found {webhook!r}")
+    tolerance = r.get(rep, "regression_tolerance", "reports", float, ReportsSpec.regression_tolerance)
+    if not 0 <= tolerance <= 10:
+        raise r.fail("reports.regression_tolerance", f"expected a fraction like 0.2 (20 %), found {tolerance}")
+    window = r.get(rep, "regression_window", "reports", int, ReportsSpec.regression_window)
+    if not 1 <= window <= 1000:
+        raise r.fail("reports.regression_window", f"expected a number of drills 1-1000, found {window}")
     evidence = ReportsSpec(dir=reports, sign_key=_path("sign_key", None), metrics=_path("metrics", None),
-                           webhook=webhook, history=_path("history", None))
+                           webhook=webhook, history=_path("history", None), regression_tolerance=tolerance,
+                           regression_window=window)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
                 standby=standby, objectives=objectives, reports=reports, evidence=evidence)

@@ -39,7 +39,8 @@ def _history(journal: Journal, plan: Plan) -> tuple[list[TrendPoint], Regression
     if plan.evidence.history is None:
         return [], None
     store = History(plan.evidence.history)
-    regression = store.add(json.loads(redact(record_json(journal))))
+    regression = store.add(json.loads(redact(record_json(journal))), tolerance=plan.evidence.regression_tolerance,
+                           window=plan.evidence.regression_window)
     return store.trend(journal.plan_name, limit=TREND_LIMIT), regression
 
 
