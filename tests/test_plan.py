@@ -32,6 +32,10 @@ def test_minimal_plan_has_defaults() -> None:
      "restore.source[0].mount", "relative"),
     ('[drill]\nactor = "f01000"\n[reports]\nwebhook = "ftp://x"\n', "reports.webhook", "http"),
     ('[drill]\nactor = "f01000"\n[standby.requirements]\nram = "lots"\n', "standby.requirements.ram", "size"),
+    ('[drill]\nactor = "f01000"\n[reports]\nregression_tolerance = -1\n', "reports.regression_tolerance",
+     "fraction"),
+    ('[drill]\nactor = "f01000"\n[reports]\nregression_window = 0\n', "reports.regression_window", "1-1000"),
+    ('[drill]\nactor = "f01000"\n[objectives]\nmust_not_miss = [48]\n', "objectives.must_not_miss", "0-47"),
 ])
 def test_plan_errors_name_the_field(text: str, field: str, expected: str) -> None:
     with pytest.raises(PlanError) as exc:
