@@ -36,6 +36,8 @@ def test_minimal_plan_has_defaults() -> None:
      "fraction"),
     ('[drill]\nactor = "f01000"\n[reports]\nregression_window = 0\n', "reports.regression_window", "1-1000"),
     ('[drill]\nactor = "f01000"\n[objectives]\nmust_not_miss = [48]\n', "objectives.must_not_miss", "0-47"),
+    ('[drill]\nactor = "f01000"\n[restore.retention]\nmin_history = "a week"\n', "restore.retention.min_history",
+     "duration like"),
 ])
 def test_plan_errors_name_the_field(text: str, field: str, expected: str) -> None:
     with pytest.raises(PlanError) as exc:

@@ -198,6 +198,7 @@ class BringUp:
                 role=mount, kind=rp.kind, name=rp.name, created=rp.created, age_seconds=age,
                 facts={"protected": rp.protected}))
         note.facts["snapshot_set_consistent"] = self.restored.consistent
+        note.facts["retention"] = json.dumps(self.restored.retention)
         if not self.restored.consistent:
             note.facts["snapshot_set_detail"] = self.restored.consistency_detail
         parts = find_parts(self.restored.view, self.plan.restore.layout, self.fs)
@@ -428,6 +429,7 @@ def _describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any)
         chk = check_backup(parts.miner_backup)
         note.facts.update({"miner_backup": parts.miner_backup.name, "miner_backup_ok": chk.ok,
                            "miner_backup_detail": chk.reason,
+                           "miner_backup_keys": chk.info.keys if chk.info is not None else None,
                            "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
 
 

@@ -45,12 +45,23 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """What the restore points of each source must look like (ransomware: HA is not DR)."""
+
+    min_count: int = 1
+    min_history: float | None = None  # the oldest restore point at least this old
+    max_history: float | None = None  # ... and no older than this (pruning works)
+    require_protection: bool = True  # ZFS holds / btrfs read-only flags on every restore point
+
+
+@dataclass(frozen=True)
 class RestoreSpec:
     """The restore points of a drill: one or more sources forming a snapshot set."""
 
     sources: tuple[SourceSpec, ...]
     window: float
     layout: Layout
+    retention: Retention = Retention()
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,7 @@ def _must_not_miss(r: _Reader, value: object) -> str | tuple[int, ...] | None:
 
 
 def _restore(r: _Reader, t: Mapping[str, Any], validate_source: SourceValidator | None) -> RestoreSpec:
-    r.known(t, "restore", {"window", "source", "layout"})
+    r.known(t, "restore", {"window", "source", "layout", "retention"})
     raw = t.get("source", [])
     if isinstance(raw, dict):
         raw = [raw]
@@ -322,7 +333,18 @@ def _restore(r: _Reader, t: Mapping[str, Any], validate_source: SourceValidator 
     r.known(lt, "restore.layout", set(Layout.__dataclass_fields__))
     layout = Layout(**{k: r.get(lt, k, "restore.layout", type(getattr(Layout(), k)), getattr(Layout(), k))
                        for k in Layout.__dataclass_fields__})
-    return RestoreSpec(sources=tuple(sources), window=r.duration(t, "window", "restore", 3600.0), layout=layout)
+    rt = r.table(t, "retention", "restore")
+    where = "restore.retention"
+    r.known(rt, where, {"min_count", "min_history", "max_history", "require_protection"})
+    min_count = r.get(rt, "min_count", where, int, 1)
+    if min_count < 0:
+        raise r.fail(f"{where}.min_count", f"expected a number of restore points >= 0, found {min_count}")
+    retention = Retention(min_count=min_count,
+                          min_history=r.duration(rt, "min_history", where, 0.0) or None,
+                          max_history=r.duration(rt, "max_history", where, 0.0) or None,
+                          require_protection=r.get(rt, "require_protection", where, bool, True))
+    return RestoreSpec(sources=tuple(sources), window=r.duration(t, "window", "restore", 3600.0), layout=layout,
+                       retention=retention)
 
 
 def _target(r: _Reader, t: Mapping[str, Any]) -> TargetSpec:

@@ -35,7 +35,8 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
             lines.append(f"     chain snapshot {f.get('chain_snapshot')} at height {f.get('chain_snapshot_height')}, "
                          f"{format_duration(float(f['chain_snapshot_age_seconds'] or 0))} old")
         if "miner_backup" in f:
-            state = "valid" if f.get("miner_backup_ok") else f"INVALID ({f.get('miner_backup_detail')})"
+            state = (f"valid, {f.get('miner_backup_keys')} keys" if f.get("miner_backup_ok")
+                     else f"INVALID ({f.get('miner_backup_detail')})")
             lines.append(f"     metadata backup {f.get('miner_backup')} {state}, "
                          f"{format_duration(float(f.get('miner_backup_age_seconds') or 0))} old")
     lines.append("checks:")

@@ -56,7 +56,7 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
     assert {c.name for c in suite} >= {"sync", "post-dry-run", "test_daemon_synced"}
     pytest_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-pytest.xml"))
     suites = list(pytest_xml)
-    assert sum(s.tests for s in suites) == 18 and sum(s.skipped for s in suites) == 6  # host GPU/params/RAM
+    assert sum(s.tests for s in suites) == 21 and sum(s.skipped for s in suites) == 7  # host checks, holds
     assert tree_digest(sim.restore_point) == before
 
 
@@ -67,6 +67,8 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
      "test_windowpost_dry_run", "over the 3s budget"),
     ({}, ('rto = "10m"', 'rto = "1s"'), "test_rto_within_objective", "exceeds the objective"),
     ({}, ('rpo = "24h"', 'rpo = "1s"'), "test_rpo_within_objective", "exceeds the objective"),
+    ({}, ("[target]", "[restore.retention]\nmin_count = 3\n\n[target]"), "test_retention_meets_plan",
+     "plan asks for at least 3"),
 ])
 def test_runtime_faults_fail_their_check(sim_drill: Callable[..., SimDrill], env: dict[str, str],
                                          plan_edit: tuple[str, str] | None, failing: str, needle: str) -> None:

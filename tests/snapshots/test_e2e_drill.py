@@ -87,7 +87,16 @@ def test_drill_from_a_zfs_snapshot_set(zpool: Any, tmp_path: Path) -> None:
     plan = plan_text(tmp_path, sources, 'chain_snapshot = "exports/chain/*.car*"\n'
                                         'miner_backup = "exports/backups/*.cbor"\n')
     rc, record, out = run_drill(plan)
+    # unheld snapshots: a compromised host could destroy them, and the drill says so (and only that)
+    assert rc == 1, out
+    assert [c["name"] for c in record["checks"] if not c["passed"]] == ["test_restore_points_protected"], out
+    assert "lack a ZFS hold (zfs hold)" in out
+    for snap in snaps:
+        subprocess.run(["zfs", "hold", "keep", snap], check=True)
+    rc, record, out = run_drill(plan)
     assert rc == 0, out
+    for snap in snaps:
+        subprocess.run(["zfs", "release", "keep", snap], check=True)
     assert [r["name"] for r in record["restore_points"]] == snaps
     assert record["simulated"] is True
     assert snapshot_digest(snaps) == before
