@@ -117,6 +117,7 @@ class Drill:
         """Remember a check that did not run (listed in the summary and the record's facts)."""
         self._skipped.append(f"{title} ({reason})" if reason else title)
         self.journal.fact("skipped_checks", "; ".join(self._skipped))
+        self.journal.fact("checks_skipped", len(self._skipped))
 
     def checks(self) -> tuple[Check, ...]:
         return self.journal.freeze().checks

@@ -45,9 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "readiness: a drill asserting one readiness fact of the standby")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+EXPECTED_KEY = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Objective checks (RTO, RPO) need every readiness check first: move them to the end, order kept."""
     items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
+    # How many drill checks should run: a record with fewer (interrupted, crashed) is not a pass.
+    config.stash[EXPECTED_KEY] = sum(1 for i in items if "drill" in getattr(i, "fixturenames", ()))
 
 
 def _drill_of(item: pytest.Item) -> Drill | None:
@@ -88,7 +93,11 @@ def _title(item: pytest.Item) -> str:
     return doc[0] if doc else item.name
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drill = session.config.stash.get(DRILL_KEY, None)
+    if drill is not None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        # Runs before pytest tears the session fixtures down, so the drill's reports say so.
+        drill.journal.fact("interrupted", True)
     if drill is not None and drill.cannot_run is not None and exitstatus in (0, 1):
         session.exitstatus = 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spdrill.duration import format_duration
+from spdrill.evidence.record import verdict
 from spdrill.journal import Journal
 from spdrill.phases import critical_path, rto
 
@@ -12,11 +13,13 @@ from spdrill.phases import critical_path, rto
 def render_summary(journal: Journal, reports: Path | None = None) -> str:
     """Plain text; a pure function of the journal."""
     measured = rto(journal.checks)
-    ok = bool(journal.checks) and all(c.passed for c in journal.checks)
+    ok = verdict(journal) == "pass"
     lines = ["", "=" * 72]
     banner = "  [SIMULATED: the standby was the lotus-sim stand-in, not real Lotus]" if journal.simulated else ""
     lines.append(f"spdrill drill {journal.drill_id}  {'PASS' if ok else 'FAIL'}{banner}")
     lines.append(f"plan {journal.plan_name!r}  actor {journal.actor}  target {journal.target}")
+    if journal.facts.get("interrupted"):
+        lines.append("INTERRUPTED: the drill was stopped before every check ran; this is not a pass")
     obj = journal.objectives
     if measured is None:
         lines.append(f"RTO  not reached (objective {format_duration(obj['rto_seconds'])})")

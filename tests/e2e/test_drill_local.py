@@ -4,6 +4,7 @@ fault it guards, with the right exit code, leaving nothing behind and the restor
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -56,7 +57,7 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
     assert {c.name for c in suite} >= {"sync", "post-dry-run", "test_daemon_synced"}
     pytest_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-pytest.xml"))
     suites = list(pytest_xml)
-    assert sum(s.tests for s in suites) == 21 and sum(s.skipped for s in suites) == 7  # host checks, holds
+    assert sum(s.tests for s in suites) == 22 and sum(s.skipped for s in suites) == 7  # host checks, holds
     assert tree_digest(sim.restore_point) == before
 
 
@@ -176,6 +177,9 @@ def test_ctrl_c_tears_down(sim_drill: Callable[..., SimDrill]) -> None:
         raise
     assert proc.returncode in (1, 3), out
     assert tree_digest(sim.restore_point) == before
+    record = json.loads((sim.workdir / "reports" / "latest" / "drill.json").read_text())
+    assert record["verdict"] == "fail" and record["facts"]["interrupted"] is True  # half a drill is no pass
+    assert "INTERRUPTED" in out
 
 
 def test_sigkilled_harness_leftovers_are_reaped_by_the_next_run(sim_drill: Callable[..., SimDrill]) -> None:
@@ -218,3 +222,15 @@ def test_candidate_lotus_regression_is_reported(sim_drill: Callable[..., SimDril
     assert "REGRESSION" in run.stdout and "test_windowpost_worker_connected" in run.stdout
     compare = next(run.reports.glob("*/compare.html"))
     assert "test_windowpost_worker_connected" in compare.read_text() or "WindowPoSt worker" in compare.read_text()
+
+
+@pytest.mark.parametrize(("fault", "needle"), [("corrupt-backup", "SHA-256 trailer does not match"),
+                                               ("backup-trailing-bytes", "trailing")])
+def test_broken_metadata_backup_fails_the_backup_check(sim_drill: Callable[..., SimDrill], fault: str,
+                                                       needle: str) -> None:
+    sim = sim_drill(fixture_args=("--fault", fault))
+    run = sim.run()
+    assert run.rc == 1
+    assert run.failed() == {"test_miner_backup_valid"}, run.stdout
+    assert needle in run.check("test_miner_backup_valid")["message"]
+    assert run.record["verdict"] == "fail"

@@ -26,8 +26,16 @@ def schema() -> dict[str, Any]:
 
 
 def verdict(journal: Journal) -> str:
-    """"pass" when there were checks and every one passed; "fail" otherwise (no checks proves nothing)."""
-    return "pass" if journal.checks and all(c.passed for c in journal.checks) else "fail"
+    """"pass" when every drill ran and passed (or was turned off); "fail" otherwise.
+
+    No checks proves nothing, and neither does an interrupted run: a drill stopped half way has only
+    passing checks so far, and must not read as a pass.
+    """
+    if journal.facts.get("interrupted") or not journal.checks or not all(c.passed for c in journal.checks):
+        return "fail"
+    expected = journal.facts.get("checks_expected")
+    ran = len(journal.checks) + int(journal.facts.get("checks_skipped") or 0)
+    return "fail" if isinstance(expected, int) and ran < expected else "pass"
 
 
 def rpo_seconds(journal: Journal) -> float | None:
