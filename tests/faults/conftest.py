@@ -22,8 +22,21 @@ from tests.e2e.conftest import SPDRILL, DrillRun, SimDrill, wait_for_line
 from tests.snapshots.conftest import unavailable, zfs_daemon
 from tests.targets.conftest import Sshd, docker_engine, sim_image, sshd
 
-__all__ = ["SPDRILL", "DrillRun", "SimDrill", "Sshd", "docker_engine", "leftovers", "sim_image", "small_drill",
-           "sshd", "tree_digest", "unavailable", "wait_for_line", "zfs_daemon"]
+__all__ = [
+    "SPDRILL",
+    "DrillRun",
+    "SimDrill",
+    "Sshd",
+    "docker_engine",
+    "leftovers",
+    "sim_image",
+    "small_drill",
+    "sshd",
+    "tree_digest",
+    "unavailable",
+    "wait_for_line",
+    "zfs_daemon",
+]
 
 # Tight deadlines: a fault must fail fast, and a healthy 8-sector stand-in is ready within a few seconds.
 TIMEOUTS = 'start = "20s"\nimport_chain = "30s"\nsync = "30s"\npost = "30s"\n'
@@ -67,15 +80,23 @@ def _labelled_containers() -> list[str]:
 def _zfs_clones() -> list[str]:
     if shutil.which("zfs") is None:
         return []
-    done = subprocess.run(["zfs", "get", "-H", "-s", "local", "-o", "name", "spdrill:drill"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["zfs", "get", "-H", "-s", "local", "-o", "name", "spdrill:drill"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return [f"zfs clone {name}" for name in done.stdout.split()] if done.returncode == 0 else []
 
 
 def leftovers(root: Path, drill_ids: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    """Everything a drill under `root` could leave: processes, drill folders, containers, clones, mounts, loops."""
-    found = [f"process {pid} (drill {did})" for pid, did in drill_processes().items()
-             if did in drill_ids or str(root) in _cwd(pid)]
+    """What a drill under `root` could leave: processes, drill folders, containers, clones, mounts, loops."""
+    found = [
+        f"process {pid} (drill {did})"
+        for pid, did in drill_processes().items()
+        if did in drill_ids or str(root) in _cwd(pid)
+    ]
     run = root / "run"
     if run.exists():
         found += [f"drill folder {p}" for p in run.iterdir()]
@@ -83,7 +104,9 @@ def leftovers(root: Path, drill_ids: set[str] = frozenset()) -> list[str]:  # ty
     with open("/proc/mounts") as mounts:
         found += [f"mount {line.split()[1]}" for line in mounts if str(root) in line.split()[1]]
     if shutil.which("losetup"):
-        loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True, timeout=30, check=False).stdout
+        loops = subprocess.run(
+            ["losetup", "-a"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
         found += [f"loop device {line}" for line in loops.splitlines() if str(root) in line]
     return found
 
@@ -96,8 +119,14 @@ def small_drill(tmp_path: Path) -> Iterator[Callable[..., SimDrill]]:
     """
 
     def make(env: dict[str, str] | None = None, fixture_args: tuple[str, ...] = ()) -> SimDrill:
-        plan = make_demo_plan(tmp_path, sectors=8, deadlines=1, env=env, extra_fixture_args=fixture_args,
-                              reports=tmp_path / "reports")
+        plan = make_demo_plan(
+            tmp_path,
+            sectors=8,
+            deadlines=1,
+            env=env,
+            extra_fixture_args=fixture_args,
+            reports=tmp_path / "reports",
+        )
         text = plan.read_text()
         start = text.index("[standby.timeouts]\n") + len("[standby.timeouts]\n")
         end = text.index("\n[", start) + 1

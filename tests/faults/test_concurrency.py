@@ -1,5 +1,5 @@
-"""Four drills at once, on the local target and on the docker target, do not collide: each gets its own drill id,
-drill folder, ports, container names and labels, all four pass, and nothing is left after them."""
+"""Four drills at once, on the local target and on the docker target, do not collide: each gets its own
+drill id, drill folder, ports, container names and labels, all four pass, and nothing is left after them."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from spdrill.demo import make_demo_plan
+from tests.targets.conftest import Engine, sim_listens_where_told, without_requirements
 
 from .conftest import SPDRILL, leftovers
-from tests.targets.conftest import Engine, sim_listens_where_told, without_requirements
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -28,7 +28,9 @@ def _plans(tmp_path: Path, shared_run: Path, target: str = "") -> list[Path]:
     """Four restore points and plans; every plan's drill folders go to the same shared work folder."""
     plans = []
     for i in range(DRILLS):
-        plan = make_demo_plan(tmp_path / f"d{i}", sectors=8, deadlines=1, reports=tmp_path / f"d{i}" / "reports")
+        plan = make_demo_plan(
+            tmp_path / f"d{i}", sectors=8, deadlines=1, reports=tmp_path / f"d{i}" / "reports"
+        )
         text = plan.read_text().replace(str(tmp_path / f"d{i}" / "run"), str(shared_run))
         plan.write_text(target(text) if callable(target) else text)
         plans.append(plan)
@@ -36,11 +38,17 @@ def _plans(tmp_path: Path, shared_run: Path, target: str = "") -> list[Path]:
 
 
 def _run_all(plans: list[Path]) -> list[tuple[int, str, dict[str, Any]]]:
-    procs = [subprocess.Popen([SPDRILL, "run", "--plan", str(p)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for p in plans]
+    procs = [
+        subprocess.Popen(
+            [SPDRILL, "run", "--plan", str(p)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for p in plans
+    ]
     outs = [p.communicate(timeout=300)[0] for p in procs]
-    return [(proc.returncode, out, json.loads((plan.parent / "reports" / "latest" / "drill.json").read_text()))
-            for proc, out, plan in zip(procs, outs, plans, strict=True)]
+    return [
+        (proc.returncode, out, json.loads((plan.parent / "reports" / "latest" / "drill.json").read_text()))
+        for proc, out, plan in zip(procs, outs, plans, strict=True)
+    ]
 
 
 def _ports(plan: Path, drill_id: str) -> set[int]:
@@ -49,8 +57,10 @@ def _ports(plan: Path, drill_id: str) -> set[int]:
 
 
 def _assert_no_collisions(plans: list[Path], results: list[tuple[int, str, dict[str, Any]]]) -> None:
-    outcomes = [(rc, next(p["detail"] for p in record["phases"] if p["name"] == "restore")[:200])
-                for rc, _, record in results]
+    outcomes = [
+        (rc, next(p["detail"] for p in record["phases"] if p["name"] == "restore")[:200])
+        for rc, _, record in results
+    ]
     for rc, out, record in results:
         assert rc == 0 and record["verdict"] == "pass", f"{outcomes}\n{out}"
     ids = [record["drill_id"] for _, _, record in results]
@@ -87,20 +97,28 @@ def test_four_local_drills_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason="src/spdrill/targets/docker.py:85-101 _create_network retries 8 times with no "
-                   "pause, and pick_subnet (dockerkit.py:169) always offers the lowest free /24: while another "
-                   "drill's network is being created its subnet is taken but not yet listed, so one of four "
-                   "simultaneous drills exhausts its tries ('no free subnet ... after 8 tries', exit 3)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="src/spdrill/targets/docker.py:85-101 _create_network retries 8 times with no "
+    "pause, and pick_subnet (dockerkit.py:169) always offers the lowest free /24: while another "
+    "drill's network is being created its subnet is taken but not yet listed, so one of four "
+    "simultaneous drills exhausts its tries ('no free subnet ... after 8 tries', exit 3)",
+)
 def test_four_docker_drills_at_once(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
     if not sim_listens_where_told():
-        pytest.xfail("lotus_sim ignores LOTUS_API_LISTENADDRESS: containers' APIs are unreachable (as in "
-                     "tests/targets/test_docker_drill.py)")
+        pytest.xfail(
+            "lotus_sim ignores LOTUS_API_LISTENADDRESS: containers' APIs are unreachable (as in "
+            "tests/targets/test_docker_drill.py)"
+        )
 
     def docker(text: str) -> str:
         start, end = text.index("[target]"), text.index("[standby]")
-        table = f'[target]\nkind = "docker"\n\n[target.docker]\nimage = "{sim_image}"\nworkdir = "{shared}"\n\n'
+        table = (
+            f'[target]\nkind = "docker"\n\n[target.docker]\nimage = "{sim_image}"\nworkdir = "{shared}"\n\n'
+        )
         return without_requirements(text[:start] + table + text[end:]) + (
-            "\n[standby.requirements]\ngpu = false\nproof_params = false\n")
+            "\n[standby.requirements]\ngpu = false\nproof_params = false\n"
+        )
 
     shared = tmp_path / "run"
     plans = _plans(tmp_path, shared, docker)  # type: ignore[arg-type]
@@ -111,7 +129,10 @@ def test_four_docker_drills_at_once(docker_engine: Engine, sim_image: str, tmp_p
         while not done.is_set():
             # the low-level list: no per-container inspect that races with a drill removing its containers
             for c in docker_engine.client.api.containers(all=True, filters={"label": "spdrill.drill"}):
-                seen[c["Names"][0].lstrip("/")] = (c["Labels"]["spdrill.drill"], c["Labels"].get("spdrill.role", ""))
+                seen[c["Names"][0].lstrip("/")] = (
+                    c["Labels"]["spdrill.drill"],
+                    c["Labels"].get("spdrill.role", ""),
+                )
             time.sleep(0.2)
 
     watcher = threading.Thread(target=watch)

@@ -24,7 +24,13 @@ from spdrill.plan import parse_plan
 
 SPDRILL = str(Path(sys.executable).with_name("spdrill"))
 LOTUS_SIM = str(Path(sys.executable).with_name("lotus-sim"))
-GENESIS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real-chain" / "calibnet-genesis.car.zst"
+GENESIS = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "real-chain"
+    / "calibnet-genesis.car.zst"
+)
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 EXAMPLE = subprocess.run([SPDRILL, "plan", "example"], capture_output=True, text=True, check=True).stdout
 ASSIGNMENT = re.compile(r"^(\s*[A-Za-z_]+\s*=\s*)(.+)$", re.MULTILINE)
@@ -35,14 +41,21 @@ _scalar = st.one_of(
     st.text(max_size=30).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'),
     st.from_regex(r"[0-9]{1,4}(s|m|h|d|ms| minutes|h30m|)", fullmatch=True).map(lambda s: f'"{s}"'),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(lambda f: {"nan": "nan", "inf": "inf", "-inf": "-inf"}
-                                                      .get(str(f), repr(f))),
+    st.floats(allow_nan=True, allow_infinity=True).map(
+        lambda f: {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(str(f), repr(f))
+    ),
     st.sampled_from(["true", "false", "[]", "{}", '"f01234"', '"f0"', '"t01"', '""', "1979-05-27T07:32:00Z"]),
 )
-LITERAL = st.recursive(_scalar, lambda inner: st.one_of(
-    st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
-    st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), inner, max_size=3).map(
-        lambda d: "{" + ", ".join(f"{k} = {v}" for k, v in d.items()) + "}")), max_leaves=6)
+LITERAL = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), inner, max_size=3).map(
+            lambda d: "{" + ", ".join(f"{k} = {v}" for k, v in d.items()) + "}"
+        ),
+    ),
+    max_leaves=6,
+)
 
 
 def _only_plan_error(text: str) -> None:
@@ -63,7 +76,9 @@ def test_plan_parser_on_any_text(text: str) -> None:
 def test_plan_parser_on_mutated_example(edits: list[tuple[int, str]]) -> None:
     """One to three values of the commented example plan replaced by arbitrary TOML literals."""
     text = EXAMPLE
-    for where, literal in sorted(((VALUE_LINES[i % len(VALUE_LINES)], lit) for i, lit in edits), reverse=True):
+    for where, literal in sorted(
+        ((VALUE_LINES[i % len(VALUE_LINES)], lit) for i, lit in edits), reverse=True
+    ):
         start, end = where
         text = text[:start] + literal + text[end:]
     _only_plan_error(text)
@@ -92,12 +107,18 @@ def genesis_car() -> bytes:
         return zstandard.ZstdDecompressor().stream_reader(f).read()
 
 
-@given(st.lists(st.tuples(st.integers(min_value=0, max_value=4095), st.integers(0, 255)), min_size=1, max_size=4),
-       st.one_of(st.none(), st.integers(min_value=0, max_value=8192)), st.booleans())
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=4095), st.integers(0, 255)), min_size=1, max_size=4
+    ),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=8192)),
+    st.booleans(),
+)
 @FUZZ
-def test_car_reader_on_mutated_real_genesis(tmp_path: Path, genesis_car: bytes, edits: list[tuple[int, int]],
-                                            cut: int | None, compress: bool) -> None:
-    """Bytes of the header and first blocks overwritten, the file cut short, raw or zstd: InputError or a head."""
+def test_car_reader_on_mutated_real_genesis(
+    tmp_path: Path, genesis_car: bytes, edits: list[tuple[int, int]], cut: int | None, compress: bool
+) -> None:
+    """Header and first blocks overwritten, the file cut short, raw or zstd: InputError or a head."""
     data = bytearray(genesis_car)
     for where, byte in edits:
         data[where] = byte
@@ -115,15 +136,20 @@ def test_car_reader_on_mutated_real_genesis(tmp_path: Path, genesis_car: bytes, 
 @pytest.fixture(scope="module")
 def valid_backup(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     fx = tmp_path_factory.mktemp("backup")
-    subprocess.run([LOTUS_SIM, "make-fixture", str(fx), "--sectors", "8", "--deadlines", "1"], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [LOTUS_SIM, "make-fixture", str(fx), "--sectors", "8", "--deadlines", "1"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return next((fx / "restore-point" / "backups").glob("*.cbor")).read_bytes()
 
 
 @given(st.integers(min_value=0), st.integers(0, 255), st.booleans())
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_check_backup_command_on_mutated_backups(tmp_path: Path, valid_backup: bytes, where: int, byte: int,
-                                                 truncate: bool) -> None:
+def test_check_backup_command_on_mutated_backups(
+    tmp_path: Path, valid_backup: bytes, where: int, byte: int, truncate: bool
+) -> None:
     """`spdrill check-backup` answers 0 or 1 with the reason, never a traceback."""
     data = bytearray(valid_backup)
     data[where % len(data)] = byte
@@ -136,8 +162,8 @@ def test_check_backup_command_on_mutated_backups(tmp_path: Path, valid_backup: b
 
 
 def test_the_guard_fails_on_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fuzz oracle is not vacuous: an error other than PlanError escapes it, and so does a nameless one."""
-    monkeypatch.setattr(sys.modules[__name__], "parse_plan", lambda *a, **k: {}["boom"])
+    """The fuzz oracle is not vacuous: an error other than PlanError escapes it, as does a nameless one."""
+    monkeypatch.setattr(sys.modules[__name__], "parse_plan", lambda *a, **k: {"": 1}["boom"])
     with pytest.raises(KeyError):
         _only_plan_error("")
 

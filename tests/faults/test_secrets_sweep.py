@@ -1,5 +1,5 @@
-"""Secrets sweep: every output of a drill (stdout, stderr, logs, JSON, HTML, both JUnit files, the signed bundle,
-metrics, history, the webhook's body) holds none of the tokens or key material the drill used."""
+"""Secrets sweep: every output of a drill (stdout, stderr, logs, JSON, HTML, both JUnit files, the signed
+bundle, metrics, history, the webhook's body) holds none of the tokens or key material the drill used."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ WEBHOOK_SECRET = "hook-5f2c9e0d7a41b8c3"
 def _forms(raw: bytes) -> set[bytes]:
     """The ways key bytes could leak: raw, hex, base64 (standard and URL-safe, unpadded)."""
     b64 = base64.b64encode(raw).rstrip(b"=")
-    return {f for f in (raw, raw.hex().encode(), b64, base64.urlsafe_b64encode(raw).rstrip(b"=")) if len(f) >= 16}
+    return {
+        f for f in (raw, raw.hex().encode(), b64, base64.urlsafe_b64encode(raw).rstrip(b"=")) if len(f) >= 16
+    }
 
 
 def secrets_of(sim: SimDrill, sign_key: Path) -> dict[str, set[bytes]]:
-    """Every secret the drill could have seen: JWT and libp2p keys, API tokens, wallet keys, the signing key."""
+    """Every secret the drill could see: JWT and libp2p keys, API tokens, wallet keys, the signing key."""
     found: dict[str, set[bytes]] = {}
     rp = sim.restore_point
     for keyfile in [*rp.glob("lotus/keystore/*"), *rp.glob("lotus-miner/keystore/*")]:
@@ -40,7 +42,10 @@ def secrets_of(sim: SimDrill, sign_key: Path) -> dict[str, set[bytes]]:
         found[str(token.relative_to(rp))] = {token.read_bytes().strip()}
     for wallet in (sim.workdir / "fixture" / "secrets").iterdir():
         key = json.loads(bytes.fromhex(wallet.read_text().strip()))["PrivateKey"]
-        found[wallet.name] = _forms(base64.b64decode(key)) | {key.rstrip("=").encode(), wallet.read_bytes().strip()}
+        found[wallet.name] = _forms(base64.b64decode(key)) | {
+            key.rstrip("=").encode(),
+            wallet.read_bytes().strip(),
+        }
     found["signing key"] = _forms(sign_key.read_bytes().strip()) | {sign_key.read_bytes().strip()}
     found["webhook"] = {WEBHOOK_SECRET.encode()}
     return found
@@ -60,8 +65,12 @@ def outputs_of(root: Path) -> Iterator[tuple[str, bytes]]:
 
 def sweep(blobs: list[tuple[str, bytes]], secrets: dict[str, set[bytes]]) -> list[str]:
     """Where a secret (or anything JWT-shaped) appears; empty when nothing leaked."""
-    hits = [f"{what} in {where}" for where, blob in blobs for what, forms in secrets.items()
-            if any(form in blob for form in forms)]
+    hits = [
+        f"{what} in {where}"
+        for where, blob in blobs
+        for what, forms in secrets.items()
+        if any(form in blob for form in forms)
+    ]
     return hits + [f"a JWT in {where}" for where, blob in blobs if JWT.search(blob)]
 
 
@@ -88,8 +97,9 @@ def webhook() -> Iterator[tuple[str, list[bytes]]]:
 
 
 @pytest.mark.parametrize("fault", ["", "keys-in-wallet"])
-def test_no_drill_output_holds_a_secret(small_drill: Callable[..., SimDrill], tmp_path: Path,
-                                        webhook: tuple[str, list[bytes]], fault: str) -> None:
+def test_no_drill_output_holds_a_secret(
+    small_drill: Callable[..., SimDrill], tmp_path: Path, webhook: tuple[str, list[bytes]], fault: str
+) -> None:
     """A healthy drill (every role up, admin tokens in use) and one whose standby wallet holds the keys."""
     url, bodies = webhook
     sim = small_drill(fixture_args=("--fault", fault) if fault else ())
@@ -98,14 +108,28 @@ def test_no_drill_output_holds_a_secret(small_drill: Callable[..., SimDrill], tm
     sign_key = keys / "drill-signing.key"
     out = tmp_path / "out"
     out.mkdir()
-    run = sim.run("--sign", str(sign_key), "--metrics", str(out / "spdrill.prom"), "--history",
-                  str(out / "history.db"), "--webhook", url, timeout=180)
+    run = sim.run(
+        "--sign",
+        str(sign_key),
+        "--metrics",
+        str(out / "spdrill.prom"),
+        "--history",
+        str(out / "history.db"),
+        "--webhook",
+        url,
+        timeout=180,
+    )
     if fault:  # the wallet keys were in the standby, there to be leaked
         assert run.rc == 1 and "test_fence_verified" in run.failed(), run.stdout
     else:
         assert run.rc == 0, run.stdout + run.stderr
-    blobs = [("stdout", run.stdout.encode()), ("stderr", run.stderr.encode()),
-             *outputs_of(run.reports), *outputs_of(out), *(("webhook body", b) for b in bodies)]
+    blobs = [
+        ("stdout", run.stdout.encode()),
+        ("stderr", run.stderr.encode()),
+        *outputs_of(run.reports),
+        *outputs_of(out),
+        *(("webhook body", b) for b in bodies),
+    ]
     assert bodies and any(name.endswith("evidence.tar.gz") for name, _ in blobs), "every kind of output made"
     assert any(name.endswith("!MANIFEST.sha256") for name, _ in blobs)
     assert sweep(blobs, secrets_of(sim, sign_key)) == []
