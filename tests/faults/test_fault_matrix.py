@@ -44,6 +44,7 @@ def _worker_never_connects(sim: SimDrill) -> None:
     worker.write_text("#!/bin/sh\nexec sleep 600\n")
     worker.chmod(0o755)
     sim.edit_plan(f'bindir = "{real}"', f'bindir = "{fake}"')
+    sim.edit_plan('start = "20s"', 'start = "8s"')
 
 
 def _inconsistent_set(sim: SimDrill) -> None:
@@ -92,11 +93,11 @@ FAULTS = [
           env={"LOTUS_SIM_NEVER_SYNC": "1"}, setup=_edit('sync = "30s"', 'sync = "4s"')),
     Fault("daemon-dies-mid-sync", "test_daemon_synced", 1, "daemon process exited",
           env={"LOTUS_SIM_EXIT_MID_SYNC": "1", "LOTUS_SIM_SYNC_RATE": "60"}),
-    Fault("post-slower-than-window", "test_windowpost_dry_run", 1, "over the 3s budget",
-          env={"LOTUS_SIM_POST_SECONDS_PER_PARTITION": "3"},
-          setup=_edit('post_margin = "10m"', 'post_margin = "29m57s"')),
+    Fault("post-slower-than-window", "test_windowpost_dry_run", 1, "over the 1s budget",
+          env={"LOTUS_SIM_POST_SECONDS_PER_PARTITION": "1.5"},
+          setup=_edit('post_margin = "10m"', 'post_margin = "29m59s"')),
     Fault("no-windowpost-worker", "test_windowpost_worker_connected", 1, "worker",
-          setup=_worker_never_connects),
+          setup=_worker_never_connects),  # waits out [standby.timeouts] start, cut to 8 s in the set-up
     Fault("worker-without-gpu", "test_windowpost_worker_connected", 1, "reports no GPU",
           env={"LOTUS_SIM_NO_GPU": "1"}),
     Fault("wrong-actor-in-repo", "test_miner_identity", 1, "actor f02000 not found",
