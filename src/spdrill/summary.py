@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from spdrill.duration import format_duration
-from spdrill.evidence.record import verdict
+from spdrill.evidence.record import measured_rto, verdict
 from spdrill.journal import Journal
-from spdrill.phases import critical_path, rto
+from spdrill.phases import critical_path
 
 
 def render_summary(journal: Journal, reports: Path | None = None) -> str:
     """Plain text; a pure function of the journal."""
-    measured = rto(journal.checks)
+    measured = measured_rto(journal)
     ok = verdict(journal) == "pass"
     lines = ["", "=" * 72]
     banner = "  [SIMULATED: the standby was the lotus-sim stand-in, not real Lotus]" if journal.simulated else ""

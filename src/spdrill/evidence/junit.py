@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from spdrill.evidence.record import measured_rto
 from spdrill.journal import Journal, Outcome
-from spdrill.phases import critical_path, rto
+from spdrill.phases import critical_path
 
 
 def drill_junit(journal: Journal) -> str:
@@ -24,7 +25,7 @@ def drill_junit(journal: Journal) -> str:
         if not c.passed:
             tc.add_failure_info(message=c.message or "failed")
         cases.append(tc)
-    measured = rto(journal.checks)
+    measured = measured_rto(journal)
     rps = [rp.age_seconds for rp in journal.restore_points]
     props = {
         "drill_id": journal.drill_id,

@@ -11,9 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from spdrill.errors import InputError
-from spdrill.evidence.record import rpo_seconds, verdict
+from spdrill.evidence.record import measured_rto, rpo_seconds, verdict
 from spdrill.journal import Journal
-from spdrill.phases import rto
 
 _LAST_SUCCESS = re.compile(r"^spdrill_last_success_timestamp_seconds(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
 
@@ -55,7 +54,7 @@ def metrics_text(journal: Journal, *, last_success: float | None = None) -> str:
     obj = journal.objectives
     gauges: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("spdrill_rto_seconds", "Measured RTO of the last drill: start to every readiness check green (NaN: "
-         "not reached).", [(_labels(base), _num(rto(journal.checks)))]),
+         "not reached).", [(_labels(base), _num(measured_rto(journal)))]),
         ("spdrill_rto_objective_seconds", "The plan's RTO objective.", [(_labels(base), _num(obj.get(
             "rto_seconds")))]),
         ("spdrill_rpo_seconds", "Age of the restore point the last drill used.",

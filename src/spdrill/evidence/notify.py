@@ -13,9 +13,9 @@ from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attemp
 
 from spdrill.errors import CannotRunError
 from spdrill.evidence.history import Regression
-from spdrill.evidence.record import rpo_seconds, verdict
+from spdrill.evidence.record import measured_rto, rpo_seconds, verdict
 from spdrill.journal import Journal
-from spdrill.phases import critical_path, rto
+from spdrill.phases import critical_path
 from spdrill.redact import redact, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -39,7 +39,7 @@ def safe_url(url: str) -> str:
 def summary(journal: Journal, *, regression: Regression | None = None,
             report: str | None = None) -> dict[str, Any]:
     """What the webhook receives: verdict, RTO, RPO, failed checks; never tokens, keys or logs."""
-    measured = rto(journal.checks)
+    measured = measured_rto(journal)
     v = verdict(journal)
     text = (f"spdrill drill {journal.drill_id} of {journal.plan_name} ({journal.actor}): {v.upper()}"
             + (" [SIMULATED]" if journal.simulated else ""))

@@ -31,11 +31,21 @@ def verdict(journal: Journal) -> str:
     No checks proves nothing, and neither does an interrupted run: a drill stopped half way has only
     passing checks so far, and must not read as a pass.
     """
-    if journal.facts.get("interrupted") or not journal.checks or not all(c.passed for c in journal.checks):
+    if not journal.checks or not all(c.passed for c in journal.checks):
         return "fail"
+    return "pass" if _complete(journal) else "fail"
+
+
+def _complete(journal: Journal) -> bool:
+    """Every collected drill ran (or was turned off) and the run was not interrupted."""
     expected = journal.facts.get("checks_expected")
     ran = len(journal.checks) + int(journal.facts.get("checks_skipped") or 0)
-    return "fail" if isinstance(expected, int) and ran < expected else "pass"
+    return not journal.facts.get("interrupted") and not (isinstance(expected, int) and ran < expected)
+
+
+def measured_rto(journal: Journal) -> float | None:
+    """The drill's RTO, or None when it was interrupted or a check never ran (then nothing was measured)."""
+    return rto(journal.checks) if _complete(journal) else None
 
 
 def rpo_seconds(journal: Journal) -> float | None:
@@ -105,7 +115,7 @@ def _met(value: float | None, objective: float | None) -> bool | None:
 
 def drill_record(journal: Journal) -> dict[str, Any]:
     """The record as plain JSON data with the derived figures (verdict, RTO, critical path, RPO)."""
-    measured = rto(journal.checks)
+    measured = measured_rto(journal)
     path = critical_path(journal.phases, until=measured)
     rpo = rpo_seconds(journal)
     obj = {str(k): float(v) for k, v in journal.objectives.items()}
