@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,7 @@ class DockerTarget:
                     why = exc.explanation or exc
                     raise TargetError(f"cannot create the drill network in {subnet}: {why}; set "
                                       "[target.docker] subnet to a free IPv4 /24") from None
+                time.sleep(random.uniform(0.05, 0.3))  # another drill took it a moment ago: let it settle
         raise TargetError("no free subnet for the drill network after 8 tries; set [target.docker] subnet")
 
     # -- what the bring-up asks ------------------------------------------------------------------------------

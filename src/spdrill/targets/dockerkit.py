@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -166,8 +167,12 @@ def ensure_image(client: Any, image: str, pull: str) -> None:
                           "[target.docker] pull = \"never\" with a local image") from None
 
 
-def pick_subnet(client: Any, wanted: str = "") -> ipaddress.IPv4Network:
-    """A /24 of SUBNET_POOL that no network of this engine uses (or the plan's own subnet)."""
+def pick_subnet(client: Any, wanted: str = "", *, rng: random.Random | None = None) -> ipaddress.IPv4Network:
+    """A random free /24 of SUBNET_POOL (or the plan's own subnet).
+
+    Random, not the lowest free one: drills starting at the same moment would all pick the lowest, and
+    the engine lists a network only once it exists.
+    """
     if wanted:
         return ipaddress.IPv4Network(wanted)
     used = []
@@ -177,9 +182,9 @@ def pick_subnet(client: Any, wanted: str = "") -> ipaddress.IPv4Network:
                 used.append(ipaddress.ip_network(cfg.get("Subnet", ""), strict=False))
             except ValueError:
                 continue
-    for candidate in SUBNET_POOL.subnets(new_prefix=24):
-        if not any(candidate.overlaps(u) for u in used):
-            return candidate  # type: ignore[return-value]
+    free = [c for c in SUBNET_POOL.subnets(new_prefix=24) if not any(c.overlaps(u) for u in used)]
+    if free:
+        return (rng or random.SystemRandom()).choice(free)  # type: ignore[return-value]
     raise TargetError(f"every /24 of {SUBNET_POOL} is used by a Docker network; set [target.docker] subnet")
 
 
