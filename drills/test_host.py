@@ -21,7 +21,7 @@ _gpu_reports: dict[str, Any] = {}
 @pytest.fixture()
 def needs_gpu(plan: Plan) -> None:
     if not plan.standby.requirements.gpu:
-        pytest.skip("[standby.requirements] gpu = false: WindowPoSt proves on the CPU")
+        pytest.skip("[standby.requirements] gpu = false: the standby host's GPU is not checked")
 
 
 @pytest.fixture()
