@@ -85,3 +85,20 @@ def test_run_with_bad_plan_exits_2(tmp_path: Path) -> None:
     out = spdrill("run", "--plan", str(f))
     assert out.returncode == 2
     assert "target.local.workdir" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("kind", ["docker", "ssh"])
+def test_plan_example_commented_targets_are_valid(tmp_path: Path, kind: str) -> None:
+    """The example's commented [target.docker] / [target.ssh] tables pass `plan check` once switched on."""
+    import re
+
+    text = spdrill("plan", "example").stdout
+    text = re.sub(rf"(?m)^# (\[target\.{kind}\])$", r"\1", text)
+    section = text.split(f"[target.{kind}]", 1)[1].split("\n\n", 1)[0]
+    text = text.replace(section, re.sub(r"(?m)^# (?=[a-z_]+ = )", "", section))
+    text = text.replace('kind = "local"   # local | docker | ssh | attach', f'kind = "{kind}"')
+    f = tmp_path / "plan.toml"
+    f.write_text(text)
+    out = spdrill("plan", "check", str(f))
+    assert out.returncode == 0, out.stderr
+    assert f"on the {kind} target" in out.stdout
