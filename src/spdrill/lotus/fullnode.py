@@ -9,11 +9,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
-from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.bitfield import Bitfield
-from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient, bitfield_of, cid_of
+from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError, bitfield_of, cid_of
 from spdrill.lotus.types import (
     ActiveSync,
     BlockHeader,
@@ -157,20 +154,10 @@ def _sector_slow(method: str, raw: object, index: int) -> SectorInfo:
     )
 
 
-class FullNodeClient:
+class FullNodeClient(ApiClient):
     """The full-node methods restore drills use, with typed results."""
 
-    def __init__(
-        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
-    ) -> None:
-        self.rpc = RpcClient(info, "v1", timeout=timeout, transport=transport)
-
-    def __repr__(self) -> str:
-        return f"FullNodeClient({self.rpc!r})"
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self.rpc.close()
+    api_path = "v1"
 
     def _call(self, method: str, *params: Any) -> Any:
         return self.rpc.call(method, *params)

@@ -7,11 +7,8 @@ import binascii
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
-from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.fullnode import TipSetKey, parse_version
-from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient
+from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError
 from spdrill.lotus.types import (
     FsStat,
     PoStPartition,
@@ -46,21 +43,11 @@ def _map(method: str, raw: object) -> dict[str, Any]:
     return raw
 
 
-class MinerClient:
+class MinerClient(ApiClient):
     """The lotus-miner methods restore drills use; PoSt checks need an admin token."""
 
-    def __init__(
-        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
-    ) -> None:
-        # lotus-miner serves only /rpc/v0.
-        self.rpc = RpcClient(info, "v0", timeout=timeout, transport=transport)
-
-    def __repr__(self) -> str:
-        return f"MinerClient({self.rpc!r})"
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self.rpc.close()
+    # lotus-miner serves only /rpc/v0.
+    api_path = "v0"
 
     def version(self) -> Version:
         """``Filecoin.Version`` of the miner."""

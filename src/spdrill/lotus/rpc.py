@@ -305,3 +305,20 @@ def cid_of(method: str, path: str, value: object) -> str:
     if type(value) is dict and type(value.get("/")) is str:
         return value["/"]  # type: ignore[no-any-return]
     raise LotusResponseError(method, path, 'a CID object {"/": "..."}', value)
+
+
+class ApiClient:
+    """What the typed clients share: one RpcClient on their API path, a token-free repr, close()."""
+
+    api_path = "v0"
+
+    def __init__(self, info: ApiInfo, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.rpc = RpcClient(info, self.api_path, timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.rpc!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.rpc.close()

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
-
-from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.miner import parse_worker_info
-from spdrill.lotus.rpc import Fields, LotusResponseError, RpcClient
+from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError
 from spdrill.lotus.types import StoragePath, WorkerInfo
 
 __all__ = ["WorkerClient"]
 
 
-class WorkerClient:
+class WorkerClient(ApiClient):
     """The lotus-worker methods restore drills use (all need an admin token)."""
 
-    def __init__(
-        self, info: ApiInfo, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
-    ) -> None:
-        self.rpc = RpcClient(info, "v0", timeout=timeout, transport=transport)
-
-    def __repr__(self) -> str:
-        return f"WorkerClient({self.rpc!r})"
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self.rpc.close()
+    api_path = "v0"
 
     def version(self) -> int:
         """``Filecoin.Version``: the worker API version number (major<<16|minor<<8|patch)."""
