@@ -154,8 +154,12 @@ class Plan:
     target: TargetSpec
     standby: StandbySpec
     objectives: Objectives
-    reports: Path
     evidence: ReportsSpec = ReportsSpec()
+
+    @property
+    def reports(self) -> Path:
+        """The folder drills write their reports into ([reports] dir)."""
+        return self.evidence.dir
 
 
 class _Reader:
@@ -293,7 +297,7 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
                            regression_window=window)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
-                standby=standby, objectives=objectives, reports=reports, evidence=evidence)
+                standby=standby, objectives=objectives, evidence=evidence)
 
 
 def _must_not_miss(r: _Reader, value: object) -> str | tuple[int, ...] | None:

@@ -60,7 +60,7 @@ def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str 
         plan = apply_candidate(plan, candidate)
     if reports:
         folder = Path(reports).resolve()
-        plan = dataclasses.replace(plan, reports=folder, evidence=dataclasses.replace(plan.evidence, dir=folder))
+        plan = dataclasses.replace(plan, evidence=dataclasses.replace(plan.evidence, dir=folder))
     overrides = {k: v for k, v in (evidence or {}).items() if v}
     if overrides:
         values: dict[str, Any] = {k: (v if k == "webhook" else Path(v).resolve()) for k, v in overrides.items()}
