@@ -41,6 +41,21 @@ def page_fetches(requests: list[str]) -> list[str]:
     return [r for r in requests if _host(r) not in CHROMIUM_OWN]
 
 
+def _request_line(conn: socket.socket) -> str:
+    """The first line the client sends, or "" when it sends none before closing (or within 2 s)."""
+    conn.settimeout(2.0)
+    data = b""
+    try:
+        while b"\r\n" not in data and len(data) < 8192:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data.split(b"\r\n", 1)[0].decode(errors="replace").strip()
+
+
 class Tripwire:
     """A TCP listener posing as Chromium's proxy: any fetch the page attempts lands here and is recorded."""
 
@@ -51,6 +66,7 @@ class Tripwire:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.requests: list[str] = []
+        self.silent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -62,12 +78,13 @@ class Tripwire:
             except OSError:
                 continue
             with conn:
-                conn.settimeout(1.0)
-                try:
-                    first = conn.recv(4096).split(b"\r\n", 1)[0]
-                except OSError:
-                    first = b"?"
-                self.requests.append(first.decode(errors="replace"))
+                first = _request_line(conn)
+            if first:
+                self.requests.append(first)
+            else:
+                # A connection that sends nothing is a speculative pre-connect (Chromium opens spare sockets to
+                # its proxy and drops them); no fetch goes through it. Counted, not treated as a page fetch.
+                self.silent += 1
 
     def close(self) -> None:
         self._stop.set()
