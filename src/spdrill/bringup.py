@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spdrill import fence
-from spdrill.errors import CannotRunError, DrillError, InputError
+from spdrill.errors import CannotRunError, DrillError, InputError, LotusRPCError
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import CHALLENGE_WINDOW_S, Plan
@@ -269,7 +269,16 @@ class BringUp:
     def _fence(self, note: PhaseNote) -> str:
         assert self.ep.daemon_read is not None
         client = FullNodeClient(self.ep.daemon_read)
-        info = client.state_miner_info(self.plan.actor)
+        try:
+            info = client.state_miner_info(self.plan.actor)
+        except LotusRPCError as exc:
+            if "not found" not in str(exc):
+                raise
+            # The daemon answered: its chain has no such miner. A finding about the plan or the restore point,
+            # not a harness that could not run, so the drill fails (exit 1) instead of "could not run" (3).
+            raise DrillError(f"{exc}: the restored chain does not know the plan's [drill] actor "
+                             f"{self.plan.actor}; check the actor ID, or whether the chain snapshot is of "
+                             "another network") from None
         if self.target.brings_up:
             parts = self._parts()
             config_verdict = fence.verify_config_fence(parts.miner_repo / "config.toml", dict(self.plan.standby.env),

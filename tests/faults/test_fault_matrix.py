@@ -102,8 +102,8 @@ FAULTS = [
           env={"LOTUS_SIM_NO_GPU": "1"}),
     Fault("wrong-actor-in-repo", "test_miner_identity", 1, "actor f02000 not found",
           fixture=("--fault", "wrong-actor")),
-    # An actor unknown to the chain makes the fence's StateMinerInfo call fail: the drill could not run (3).
-    Fault("plan-names-another-actor", "test_fence_verified", 3, "actor f01001 not found",
+    # An actor unknown to the synced chain: the fence cannot be verified, a finding about the plan (1).
+    Fault("plan-names-another-actor", "test_fence_verified", 1, "actor f01001 not found",
           setup=_edit('actor = "f01000"', 'actor = "f01001"')),
     Fault("signing-key-on-standby", "test_fence_verified", 1, "wallet holds the",
           fixture=("--fault", "keys-in-wallet")),
