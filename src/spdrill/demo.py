@@ -11,6 +11,7 @@ from pathlib import Path
 from spdrill.errors import UsageError
 
 DEMO_ACTOR = "f01000"
+SIM_RECORDS = "drill-sim-records"  # the stand-in's record of attempted message pushes
 
 
 def _lotus_sim(*args: str) -> str:
@@ -40,7 +41,10 @@ def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snap
         taken = backups[-1].stat().st_mtime
         os.utime(fixture / "restore-point", (taken, taken))
     bindir = _lotus_sim("bindir")
-    env_lines = "\n".join(f'{k} = "{v}"' for k, v in (env or {}).items())
+    # Where the stand-in records every MpoolPushMessage it is asked for: outside the drill folder, so the record
+    # outlives the drill and shows that a drill never sent a message on chain (DESIGN rule 3).
+    env = {"LOTUS_SIM_RECORD_DIR": str(workdir / SIM_RECORDS), **(env or {})}
+    env_lines = "\n".join(f'{k} = "{v}"' for k, v in env.items())
     plan = workdir / "plan.toml"
     plan.write_text(f"""# Built-in demo: a simulated restore point made by lotus-sim (NOT real Lotus).
 [drill]

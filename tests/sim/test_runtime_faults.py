@@ -179,3 +179,18 @@ def test_every_knob_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "src" / "lotus_sim" / "README.md").read_text()
     missing = [f.name for f in fields(Knobs) if f"`LOTUS_SIM_{f.name.upper()}`" not in readme]
     assert not missing, f"knobs missing from src/lotus_sim/README.md: {missing}"
+
+
+def test_mpool_guard_finds_a_recorded_push_and_respects_allowed_folders(stand: Stand, tmp_path: Path) -> None:
+    """The suite's session guard (tests/mpool_guard.py) sees a push the stand-in recorded for a drill."""
+    from spdrill.demo import SIM_RECORDS
+    from tests.mpool_guard import unexpected_pushes
+
+    drill = tmp_path / "drill"
+    stand.start_daemon(env={"LOTUS_SIM_RECORD_DIR": str(drill / SIM_RECORDS)})
+    assert unexpected_pushes(tmp_path) == {}  # nothing pushed yet: the guard is quiet
+    with pytest.raises(Exception, match="key info not found"):  # refused, and still recorded as an attempt
+        stand.daemon().call("MpoolPushMessage", {"To": "f01000", "From": "f01002", "Method": 23}, None)
+    assert list(unexpected_pushes(tmp_path).values()) == [["method 23 from f01002 to f01000"]]
+    assert unexpected_pushes(tmp_path, allowed=[drill]) == {}
+    (drill / SIM_RECORDS / "mpool-push.jsonl").unlink()  # deliberate: not for the session-end check
