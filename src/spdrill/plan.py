@@ -155,6 +155,9 @@ class Plan:
     standby: StandbySpec
     objectives: Objectives
     evidence: ReportsSpec = ReportsSpec()
+    # [failover] nosync: `lotus-miner init restore --nosync` in failover mode. Failover itself is never a plan
+    # setting (only `spdrill run --failover --confirm-failover ACTOR`), so a scheduled drill cannot become one.
+    failover_nosync: bool = False
 
     @property
     def reports(self) -> Path:
@@ -245,7 +248,7 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"not valid TOML: {exc}", source=source) from None
-    r.known(doc, "", {"drill", "objectives", "restore", "target", "standby", "reports"})
+    r.known(doc, "", {"drill", "objectives", "restore", "target", "standby", "reports", "failover"})
     base = base_dir or Path.cwd()
 
     d = r.table(doc, "drill", "")
@@ -295,9 +298,12 @@ def parse_plan(text: str, *, source: str = "<plan>", base_dir: Path | None = Non
     evidence = ReportsSpec(dir=reports, sign_key=_path("sign_key", None), metrics=_path("metrics", None),
                            webhook=webhook, history=_path("history", None), regression_tolerance=tolerance,
                            regression_window=window)
+    fo = r.table(doc, "failover", "")
+    r.known(fo, "failover", {"nosync"})  # no `enabled`: failover is asked for on the command line only
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Plan(source=source, digest=digest, name=name, actor=actor, restore=restore, target=target,
-                standby=standby, objectives=objectives, evidence=evidence)
+                standby=standby, objectives=objectives, evidence=evidence,
+                failover_nosync=r.get(fo, "nosync", "failover", bool, False))
 
 
 def _must_not_miss(r: _Reader, value: object) -> str | tuple[int, ...] | None:
