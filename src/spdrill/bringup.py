@@ -21,7 +21,7 @@ from spdrill.redact import redact, register
 from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
 from spdrill.stages import StageBoard, StageResult
 from spdrill.standby import StandbyProbe
-from spdrill.targets import Target, source_runner_of, workfs_of
+from spdrill.targets import Target, publish_workspace, source_runner_of, workfs_of
 from spdrill.waits import ProbeGaveUp, wait_for
 
 log = logging.getLogger("spdrill.bringup")
@@ -212,6 +212,7 @@ class BringUp:
         fence.write_winning_post_fence(parts.miner_repo / "config.toml", self.fs)
         if self.fs.local:  # the files' own facts are read here; on a remote standby host they stay there
             _describe_restore_files(parts, note, started)
+        publish_workspace(self.target)  # a copy the engine keeps (a Docker volume) is part of the restore phase
         names = ", ".join(rp.name for _, rp in self.restored.points)
         return f"workspace from {names}"
 

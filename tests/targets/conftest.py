@@ -183,6 +183,20 @@ def sim_image(docker_engine: Engine) -> str:
         raise
 
 
+@pytest.fixture(scope="session")
+def docker_tls(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The test engine also reachable as DOCKER_HOST=tcp://127.0.0.1:<port> with TLS and client certificates."""
+    from .docker_tls import tls_front
+
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not where.startswith("unix://"):
+        unavailable(f"the TLS front forwards to a unix socket; DOCKER_HOST is {where}")
+    with tls_front(tmp_path_factory.mktemp("docker-tls"), where.removeprefix("unix://")) as front:
+        if isinstance(front, str):
+            unavailable(front)
+        yield front
+
+
 def demo_plan(tmp: Path, kind: str, options: dict[str, Any], **requirements: Any) -> Plan:
     """The simulated demo plan (lotus-sim restore point) with its target replaced."""
     from spdrill.demo import make_demo_plan

@@ -18,7 +18,8 @@ _REGISTRY = {
     "ssh": "spdrill.targets.ssh:SshTarget",
 }
 
-__all__ = ["CommandResult", "Target", "make_target", "source_runner_of", "validate_target_options", "workfs_of"]
+__all__ = ["CommandResult", "Target", "make_target", "publish_workspace", "source_runner_of", "validate_target_options",
+           "workfs_of"]
 
 
 def _cls(kind: str) -> Any:
@@ -51,3 +52,10 @@ def source_runner_of(target: Target) -> CommandRunner | None:
     """Where restore-point sources run their commands: the target's host when it restores remotely."""
     runner = getattr(target, "source_runner", None)
     return runner() if callable(runner) else None
+
+
+def publish_workspace(target: Target) -> None:
+    """Hand the restored drill folder to a target that keeps its own copy (a Docker volume); else nothing."""
+    publish = getattr(target, "publish_workspace", None)
+    if callable(publish):
+        publish()

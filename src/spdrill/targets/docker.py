@@ -1,9 +1,10 @@
 """The `docker` target: one container per standby role on a per-drill bridge network, through the Docker SDK.
 
-The drill folder is bind-mounted into every container (at the same path unless `mount_at` says otherwise);
-each role gets a fixed address in the drill's subnet, so the worker can be told the miner's address before
-the miner exists; APIs are published on 127.0.0.1 only; every container and the network carry
-`spdrill.drill=<id>`, so `spdrill cleanup` can reap what a killed drill left (`reap`).
+The drill folder is bind-mounted into every container (at the same path unless `mount_at` says otherwise), or
+with `restore = "volume"` (an engine on another host) copied into a labelled named volume after the restore
+(`dockervolume`); each role gets a fixed address in the drill's subnet, so the worker can be told the miner's
+address before the miner exists; APIs are published on 127.0.0.1 only; every container and the network carry
+`spdrill.drill=<id>` (so does the volume), so `spdrill cleanup` can reap what a killed drill left (`reap`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from spdrill.errors import TargetError
 from spdrill.plan import Requirements
 from spdrill.targets import dockerkit as kit
 from spdrill.targets.base import CommandResult
+from spdrill.targets.dockervolume import DrillVolume, VolumeFS
 from spdrill.targets.local import MARK_ENV
+from spdrill.workfs import LocalFS, WorkFS
 
 reap = kit.reap
 STOP_GRACE_S = 10
@@ -37,11 +40,15 @@ class DockerTarget:
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> None:
-        kit.parse_options(options)
+        kit.restore_mode(kit.parse_options(options))
 
     def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None,
                  requirements: Requirements | None = None) -> None:
         self.opts = kit.parse_options(options)
+        self.mode = kit.restore_mode(self.opts)
+        self.volume: DrillVolume | None = None
+        self._volume_fs = VolumeFS()
+        self._filled = False
         # bindir names a folder on the harness host; containers take their programs from the image.
         del bindir
         self.gpu_wanted = requirements.gpu if requirements is not None else True
@@ -78,7 +85,28 @@ class DockerTarget:
         write_owner(root, drill_id)
         self.root = root
         self._create_network()
+        if self.mode == "volume":
+            self.volume = DrillVolume(self.client, drill_id, self._labels, self.opts.image_for("daemon"),
+                                      self._user())
+            self.volume.create(root)
         return root
+
+    def workfs(self) -> WorkFS:
+        """The drill folder's files: the volume's once it is filled in `restore = "volume"` mode, else here."""
+        return self._volume_fs if self.mode == "volume" else LocalFS()
+
+    def publish_workspace(self) -> None:
+        """Copy the restored staging folder into the drill volume (once; a no-op when the folder is bind-mounted).
+
+        From then on the standby's files are read and written in the volume only; the staging copy is not read.
+        """
+        with self._lock:
+            if self.volume is None or self._filled:
+                return
+            assert self.root is not None
+            self.volume.fill(self.root)
+            self._volume_fs.switch_to(self.volume)
+            self._filled = True
 
     def _create_network(self) -> None:
         import docker.errors
@@ -135,7 +163,8 @@ class DockerTarget:
 
     def _mounts(self) -> dict[str, dict[str, str]]:
         assert self.root is not None
-        mounts = {str(self.root): {"bind": self.opts.mount_at or str(self.root), "mode": "rw"}}
+        source = self.volume.name if self.volume is not None else str(self.root)
+        mounts = {source: {"bind": self.opts.mount_at or str(self.root), "mode": "rw"}}
         if self.opts.params_dir:
             # Read-write: Lotus's paramfetch takes a lock file in the cache even when every file is there.
             mounts[self.opts.params_dir] = {"bind": kit.PARAMS_IN_CONTAINER, "mode": "rw"}
@@ -154,7 +183,7 @@ class DockerTarget:
         kwargs: dict[str, Any] = {
             "detach": True, "volumes": self._mounts(), "working_dir": self.path(self.root),
             "labels": {**self._labels, kit.ROLE_LABEL: role}, "network": self.network.name,
-            "user": self.opts.user or f"{os.getuid()}:{os.getgid()}",  # files in the mount stay the harness's
+            "user": self._user(),
             "init": True,  # a real PID 1 forwards SIGTERM, so `docker stop` is a clean Lotus shutdown
         }
         if self.opts.memory:
@@ -163,9 +192,13 @@ class DockerTarget:
             kwargs["nano_cpus"] = int(self.opts.cpus * 1e9)
         return kwargs
 
+    def _user(self) -> str:
+        return self.opts.user or f"{os.getuid()}:{os.getgid()}"  # files in the mount stay the harness's
+
     def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
         import docker.errors
 
+        self.publish_workspace()  # the standby must never start on an empty volume
         ip = self._ip(role)
         command, listen_env = kit.container_argv(role, argv, ip, port)
         kwargs = self._common(role)
@@ -185,6 +218,7 @@ class DockerTarget:
             self._containers[role] = container
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandResult:
+        self.publish_workspace()
         role = kit.PROGRAM_ROLE.get(Path(argv[0]).name, "daemon")
         with self._lock:
             running = self._containers.get(role)
@@ -282,6 +316,7 @@ class DockerTarget:
         if self.root is not None and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+        self.volume = None
         self.client.close()
         self.client = None
 

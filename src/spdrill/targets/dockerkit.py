@@ -26,6 +26,9 @@ PROGRAM_ROLE = {"lotus": "daemon", "lotus-miner": "miner", "lotus-worker": "work
 # in a container the flag is dropped and LOTUS_API_LISTENADDRESS ([API] ListenAddress) says where to listen.
 API_FLAGS = {"daemon": "--api", "miner": "--miner-api"}
 SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")
+# Where the drill folder lives: "harness" bind-mounts a folder of this host (the engine must see it),
+# "volume" copies the restored folder into a labelled named volume through the engine API.
+RESTORE_MODES = ("harness", "volume")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class DockerOptions:
     pull: str = "missing"
     subnet: str = ""
     user: str = ""
+    restore: str = ""
 
     def image_for(self, role: str) -> str:
         return (self.images or {}).get(role, self.image)
@@ -62,7 +66,7 @@ def parse_options(options: Mapping[str, Any]) -> DockerOptions:
             raise _fail(key, f"unknown key; expected one of: {', '.join(sorted(known))}")
     out: dict[str, Any] = {}
     strings = ("image", "workdir", "mount_at", "params_dir", "publish_host", "api_host", "pull", "subnet",
-               "user")
+               "user", "restore")
     for key in strings:
         if key in options:
             if not isinstance(options[key], str):
@@ -73,6 +77,9 @@ def parse_options(options: Mapping[str, Any]) -> DockerOptions:
             raise _fail(key, f"expected an absolute folder, found {out[key]!r}")
     if out.get("pull", "missing") not in ("missing", "never", "always"):
         raise _fail("pull", f'expected "missing", "never" or "always", found {out["pull"]!r}')
+    if out.get("restore", "harness") not in RESTORE_MODES:
+        raise _fail("restore", f'expected "harness" (bind-mount a folder of this host) or "volume" (copy the '
+                    f'restored folder into a Docker volume through the engine), found {out["restore"]!r}')
     if out.get("subnet"):
         try:
             net = ipaddress.ip_network(out["subnet"])
@@ -192,6 +199,23 @@ def role_ip(subnet: ipaddress.IPv4Network, role: str) -> str:
     return str(subnet.network_address + ROLE_HOST[role])
 
 
+def engine_is_local(docker_host: str) -> bool:
+    """Whether the engine surely shares this host's files: only a unix socket says so (tcp may be forwarded)."""
+    return docker_host == "" or docker_host.startswith("unix://")
+
+
+def restore_mode(opts: DockerOptions, docker_host: str | None = None) -> str:
+    """The plan's `restore`, or "harness" for a local engine; a remote engine must be told (PlanError)."""
+    where = os.environ.get("DOCKER_HOST", "") if docker_host is None else docker_host
+    if opts.restore:
+        return opts.restore
+    if engine_is_local(where):
+        return "harness"
+    raise _fail("restore", f"DOCKER_HOST={where} may be another host, which cannot see a drill folder of this "
+                'one; set [target.docker] restore = "volume" (copy the restore into a Docker volume) or '
+                '"harness" (only when the engine shares this host\'s files)')
+
+
 def default_api_host() -> str:
     """Where published ports are reached: the engine's host for tcp:// engines, else this host."""
     url = os.environ.get("DOCKER_HOST", "")
@@ -202,20 +226,63 @@ def default_api_host() -> str:
 
 def connect(timeout: float = 60) -> Any:
     """A Docker SDK client from DOCKER_HOST (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH), checked with a ping."""
-    import docker
-
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        client = docker.from_env(timeout=int(timeout), use_ssh_client=where.startswith("ssh://"))
+        client = _from_env(int(timeout), where)
         client.ping()
     except Exception as exc:
-        raise CannotRunError(f"no Docker engine answers at {where} ({exc.__class__.__name__}); start dockerd "
-                             "(or the remote engine) or set DOCKER_HOST") from None
+        if _tls_failure(exc):
+            certs = os.environ.get("DOCKER_CERT_PATH", "~/.docker")
+            raise CannotRunError(f"the TLS handshake with the Docker engine at DOCKER_HOST={where} failed "
+                                 f"({exc.__class__.__name__}); DOCKER_CERT_PATH={certs} must hold ca.pem, cert.pem "
+                                 "and key.pem of a client the engine trusts (and DOCKER_TLS_VERIFY=1)") from None
+        raise CannotRunError(f"no Docker engine answers at DOCKER_HOST={where} ({exc.__class__.__name__}); start "
+                             "dockerd (or the remote engine) or set DOCKER_HOST") from None
     return client
 
 
+def _from_env(timeout: int, where: str) -> Any:
+    """docker.from_env, except that a TLS engine is verified against DOCKER_CERT_PATH's ca.pem only.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (often set system-wide) replace the client's own CA on
+    every request, so the engine's private CA would never be trusted: the client ignores the environment.
+    """
+    import docker
+    from docker.utils import kwargs_from_env
+
+    kwargs = kwargs_from_env()
+    if kwargs.get("tls") is None:
+        return docker.from_env(timeout=timeout, use_ssh_client=where.startswith("ssh://"))
+    probe = docker.DockerClient(version="1.24", timeout=timeout, **kwargs)  # the oldest API docker-py speaks
+    try:
+        probe.api.trust_env = False
+        version = str(probe.version()["ApiVersion"])
+    finally:
+        probe.close()
+    client = docker.DockerClient(version=version, timeout=timeout, **kwargs)
+    client.api.trust_env = False
+    return client
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether a connect error is about certificates (a bad or missing DOCKER_CERT_PATH), not a silent engine."""
+    import ssl
+
+    from docker.errors import TLSParameterError
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # requests wraps urllib3 wraps ssl: walk the chain
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError | TLSParameterError) or "SSL" in seen.__class__.__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args and
+                                                      isinstance(seen.args[0], BaseException) else None)
+    return False
+
+
 def reap(drill_id: str | None = None) -> list[str]:
-    """Remove the containers and networks of one drill, or (None) of every drill whose harness is gone."""
+    """Remove the containers, networks and volumes of one drill, or (None) of every drill whose harness is gone."""
     from spdrill.snapshots.cleanup import owner_alive
 
     try:
@@ -237,4 +304,12 @@ def reap(drill_id: str | None = None) -> list[str]:
             removed.append(f"network {n.name}")
         except Exception as exc:  # a network still in use by a container of a live drill stays
             removed.append(f"network {n.name} kept: {exc.__class__.__name__}")
+    for v in client.volumes.list(filters={"label": label}):
+        if drill_id is None and owner_alive((v.attrs.get("Labels") or {}).get(OWNER_LABEL, "")):
+            continue
+        try:
+            v.remove(force=True)
+            removed.append(f"volume {v.name}")
+        except Exception as exc:  # a volume still mounted by a container of a live drill stays
+            removed.append(f"volume {v.name} kept: {exc.__class__.__name__}")
     return removed

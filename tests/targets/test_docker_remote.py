@@ -1,0 +1,184 @@
+"""Remote Docker engines: `[target.docker] restore`, the drill volume, TLS through DOCKER_HOST, reaping volumes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spdrill.errors import PlanError
+from spdrill.targets import dockerkit as kit
+from spdrill.targets.dockervolume import DrillVolume, VolumeFS
+
+from .conftest import Engine, demo_plan, without_requirements
+from .docker_tls import TlsEngine
+
+SPDRILL = Path(sys.executable).with_name("spdrill")
+
+
+def test_restore_option_takes_harness_or_volume() -> None:
+    assert kit.parse_options({"restore": "volume"}).restore == "volume"
+    assert kit.parse_options({"restore": "harness"}).restore == "harness"
+    with pytest.raises(PlanError) as err:
+        kit.parse_options({"restore": "rsync"})
+    assert err.value.field == "target.docker.restore"
+    assert '"harness"' in str(err.value) and '"volume"' in str(err.value)
+
+
+@pytest.mark.parametrize("host", ["tcp://10.1.2.3:2376", "ssh://sp@gpu-host", "tcp://127.0.0.1:2376"])
+def test_an_engine_that_may_be_elsewhere_needs_a_restore_choice(host: str) -> None:
+    with pytest.raises(PlanError) as err:
+        kit.restore_mode(kit.parse_options({}), host)
+    assert err.value.field == "target.docker.restore"
+    assert host in str(err.value) and '"volume"' in str(err.value)
+    assert kit.restore_mode(kit.parse_options({"restore": "volume"}), host) == "volume"
+    assert kit.restore_mode(kit.parse_options({"restore": "harness"}), host) == "harness"
+
+
+@pytest.mark.parametrize("host", ["", "unix:///var/run/docker.sock", "unix:///run/user/1000/docker.sock"])
+def test_a_local_engine_bind_mounts_by_default(host: str) -> None:
+    assert kit.restore_mode(kit.parse_options({}), host) == "harness"
+
+
+def _docker_plan(tmp: Path, image: str, **options: str) -> Path:
+    """The demo plan as a file with a [target.docker] table (so `spdrill` reads it as an operator would)."""
+    plan = demo_plan(tmp / "demo", "docker", {})
+    text = Path(plan.source).read_text()
+    start, end = text.index("[target]"), text.index("[standby]")
+    extra = "".join(f'{k} = "{v}"\n' for k, v in options.items())
+    table = f'[target]\nkind = "docker"\n\n[target.docker]\nimage = "{image}"\nworkdir = "{tmp / "run"}"\n{extra}\n'
+    out = tmp / "docker-plan.toml"
+    out.write_text(without_requirements(text[:start] + table + text[end:])
+                   + "\n[standby.requirements]\ngpu = false\nproof_params = false\n")
+    return out
+
+
+def test_plan_check_refuses_a_tcp_engine_without_restore(tmp_path: Path) -> None:
+    plan = _docker_plan(tmp_path, "spdrill-sim:any")
+    env = {**os.environ, "DOCKER_HOST": "tcp://192.0.2.7:2376"}
+    res = subprocess.run([str(SPDRILL), "plan", "check", str(plan)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "target.docker.restore" in res.stderr and "Traceback" not in res.stderr
+    plan.write_text(plan.read_text().replace("[target.docker]\n", '[target.docker]\nrestore = "volume"\n'))
+    res = subprocess.run([str(SPDRILL), "plan", "check", str(plan)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+
+
+# -- on the real engine ------------------------------------------------------------------------------------------
+def _labelled(client: Any, drill_id: str) -> list[str]:
+    label = {"label": f"{kit.LABEL}={drill_id}"}
+    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+            + [f"network {n.name}" for n in client.networks.list(filters=label)]
+            + [f"volume {v.name}" for v in client.volumes.list(filters=label)])
+
+
+@pytest.mark.integration
+def test_volume_holds_the_staged_folder_and_takes_every_later_edit(docker_engine: Engine, sim_image: str,
+                                                                   tmp_path: Path) -> None:
+    staging = tmp_path / "spdrill-voltest"
+    (staging / "ws0" / "repo").mkdir(parents=True)
+    (staging / "ws0" / "repo" / "config.toml").write_text("[Subsystems]\n")
+    (staging / "ws0" / "chain").mkdir()
+    (staging / "ws0" / "chain" / "a.car").write_text("car")
+    (staging / "workspace").mkdir()
+    (staging / "workspace" / "miner").symlink_to(staging / "ws0", target_is_directory=True)
+    drill_id = f"voltest{os.getpid()}"
+    volume = DrillVolume(docker_engine.client, drill_id, {kit.LABEL: drill_id}, sim_image, f"{os.getuid()}")
+    fs = VolumeFS()
+    try:
+        volume.create(staging)
+        volume.fill(staging)
+        fs.switch_to(volume)
+        assert not fs.local
+        config = staging / "workspace" / "miner" / "repo" / "config.toml"
+        # The staging copy changes after the fill: reads must come from the volume, not from this host.
+        (staging / "ws0" / "repo" / "config.toml").write_text("changed on the harness\n")
+        assert fs.read_text(config) == "[Subsystems]\n"
+        fs.write_text(config, "[Subsystems]\nDisableWinningPoSt = true\n")
+        res = volume.exec(["cat", str(staging / "ws0" / "repo" / "config.toml")], timeout=30)
+        assert res.stdout == "[Subsystems]\nDisableWinningPoSt = true\n"
+        assert fs.resolve(staging / "workspace" / "miner") == staging / "ws0"
+        assert fs.newest(staging / "ws0", "chain/*.car*") == staging / "ws0" / "chain" / "a.car"
+        fs.mkdir(staging / "lotus-worker")
+        assert fs.is_dir(staging / "lotus-worker") and not (staging / "lotus-worker").exists()
+        fs.unlink(config)
+        assert not fs.is_file(config)
+    finally:
+        removed = kit.reap(drill_id)
+    assert f"volume spdrill-{drill_id}" in removed
+    assert _labelled(docker_engine.client, drill_id) == []
+
+
+@pytest.mark.integration
+def test_reap_removes_the_volumes_of_killed_drills_only(docker_engine: Engine) -> None:
+    from spdrill.snapshots.cleanup import owner_tag
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, alive = f"reapdead{os.getpid()}", f"reapalive{os.getpid()}"
+    client = docker_engine.client
+    client.volumes.create(f"spdrill-{dead}", labels={kit.LABEL: dead,
+                                                      kit.OWNER_LABEL: f"{socket.gethostname()}:{gone.pid}"})
+    client.volumes.create(f"spdrill-{alive}", labels={kit.LABEL: alive, kit.OWNER_LABEL: owner_tag()})
+    try:
+        removed = kit.reap(None)
+        assert f"volume spdrill-{dead}" in removed
+        assert _labelled(client, dead) == []
+        assert _labelled(client, alive) == [f"volume spdrill-{alive}"]  # its harness still runs
+    finally:
+        kit.reap(dead)
+        kit.reap(alive)
+    assert _labelled(client, alive) == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_full_drill_over_tls_into_a_volume(docker_tls: TlsEngine, sim_image: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from spdrill.bringup import GRAPH
+    from spdrill.drill import Drill
+    from spdrill.targets.docker import DockerTarget
+
+    for key, value in docker_tls.env().items():
+        monkeypatch.setenv(key, value)
+    workdir = tmp_path / "run"
+    plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),
+                                                   "restore": "volume"}, gpu=False)
+    target = DockerTarget(plan.target.options, requirements=plan.standby.requirements)
+    drill = Drill(plan, target=target)
+    drill.start()
+    client = kit.connect()
+    try:
+        results = {name: drill.stage(name) for name in GRAPH}
+        failed = {n: r.detail for n, r in results.items() if not r.ok}
+        assert not failed, failed
+        roles = client.containers.list(filters={"label": f"{kit.LABEL}={drill.id}"})
+        mounts = {c.name: [(m["Type"], m.get("Name", m["Source"])) for m in c.attrs["Mounts"]] for c in roles}
+        assert len(mounts) == 4  # daemon, miner, worker and the volume helper
+        assert all(m == [("volume", f"spdrill-{drill.id}")] for m in mounts.values()), mounts
+    finally:
+        drill.close()
+    assert {"daemon", "miner", "worker"} <= set(drill.logs)
+    assert _labelled(client, drill.id) == []
+    assert not (workdir / f"spdrill-{drill.id}").exists()
+    client.close()
+
+
+@pytest.mark.integration
+def test_a_client_certificate_the_engine_does_not_trust_cannot_run(docker_tls: TlsEngine, sim_image: str,
+                                                                    tmp_path: Path) -> None:
+    plan = _docker_plan(tmp_path, sim_image, restore="volume")
+    env = {**os.environ, **docker_tls.env(docker_tls.wrong_certs)}
+    res = subprocess.run([str(SPDRILL), "run", "--plan", str(plan)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 3, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert f"DOCKER_HOST={docker_tls.host}" in out and f"DOCKER_CERT_PATH={docker_tls.wrong_certs}" in out
+    assert "Traceback" not in out
