@@ -3,6 +3,7 @@ the PoSt checks. Each stage is a timed phase in the journal and a result on the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spdrill import fence
+from spdrill import failover, fence
 from spdrill.errors import CannotRunError, DrillError, InputError, LotusRPCError
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
@@ -66,8 +67,14 @@ class Endpoints:
 class BringUp:
     """Runs the stage graph for one drill on one target; never raises out of `run` (results say what failed)."""
 
-    def __init__(self, plan: Plan, target: Target, journal: JournalBuilder, board: StageBoard) -> None:
+    def __init__(self, plan: Plan, target: Target, journal: JournalBuilder, board: StageBoard,
+                 failover_mode: failover.FailoverMode | None = None) -> None:
         self.plan = plan
+        self.failover = failover_mode  # None: an ordinary drill, which never runs `lotus-miner init restore`
+        self.graph = GRAPH if failover_mode is None else failover.failover_graph(GRAPH, failover_mode.nosync)
+        if failover_mode is not None:
+            journal.fact(failover.MODE_FACT, "failover")
+            journal.fact(failover.NEXT_STEP_FACT, failover.NEXT_STEP)
         self.target = target
         self.journal = journal
         self.board = board
@@ -93,8 +100,11 @@ class BringUp:
             daemon.start()
             worker.start()
             self.board.wait("start-daemon")
-            for name, fn in (("fence", self._fence), ("start-miner", self._start_miner),
-                             ("storage", self._storage)):
+            miner_stages: list[tuple[str, StageFn]] = [("fence", self._fence), ("start-miner", self._start_miner),
+                                                       ("storage", self._storage)]
+            if self.failover is not None:
+                miner_stages.insert(1, ("init-restore", self._init_restore))
+            for name, fn in miner_stages:
                 self._stage(name, fn)
             self.board.wait("start-worker")
             self._stage("worker-connected", self._worker_connected)
@@ -158,7 +168,7 @@ class BringUp:
         return dep not in _READS_ONLY.get(name, ()) or result.blocked
 
     def _stage(self, name: str, fn: StageFn) -> StageResult:
-        branch, after = GRAPH[name]
+        branch, after = self.graph[name]
         failed = [d for d in after if self._blocks(name, d)]
         if failed or self._stop.is_set():
             reason = f"blocked: {', '.join(failed)} failed" if failed else "blocked: drill stopped"
@@ -293,6 +303,12 @@ class BringUp:
             writer = self.ep.daemon_admin or self.ep.daemon_read
         wallet = FullNodeClient(writer).wallet_list()
         keys = {a: _account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
+        if self.failover is not None:
+            summary = failover.verify_wallet(wallet, keys[info.owner], keys[info.worker],
+                                             [keys[a] for a in info.control_addresses]) + f"; {config_verdict}"
+            note.facts.update({"wallet_keys": len(wallet), "config": config_verdict, "worker": keys[info.worker]})
+            self.journal.fact("fence", summary)
+            return summary
         checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
                                                   [keys[a] for a in info.control_addresses])
         report = fence.FenceReport(checked, size, config_verdict)
@@ -310,11 +326,43 @@ class BringUp:
         env[fence.ENV_OVERRIDE] = "true"
         self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
                                     *self.plan.standby.miner_args], env=env, port=port)
+        if self.failover is not None:  # a repo made by init restore gets its token when lotus-miner first starts
+            wait_for(lambda: (self.fs.is_file(parts.miner_repo / "token"), "no token file yet"),
+                     what="lotus-miner token", deadline=self.plan.standby.timeouts.start)
         self.ep.miner_admin, self.ep.miner_read, version = self._api_up("miner", port, parts.miner_repo)
         actor = MinerClient(self.ep.miner_read).actor_address()
         note.facts.update({"port": port, "actor": actor})
         self.journal.version("lotus-miner", version, simulated="lotus-sim" in version)
         return f"lotus-miner API up on port {port} as {actor}"
+
+    def _init_restore(self, note: PhaseNote) -> str:
+        """Failover only: make the miner repo with `lotus-miner init restore` (pushes ChangePeerID on chain)."""
+        parts = self._parts()
+        assert self.failover is not None and self.ep.daemon_admin is not None and self.root is not None
+        if parts.miner_backup is None:
+            raise InputError(f"failover: no metadata backup matching {self.plan.restore.layout.miner_backup!r} in "
+                             "the restore point; set [restore.layout] miner_backup. init restore was not run")
+        if self.fs.local:
+            failover.check_backup_actor(parts.miner_backup, self.failover.actor)
+        repo = self.root / failover.NEW_REPO
+        storage = parts.miner_repo / "storage.json"
+        argv = failover.init_restore_argv(
+            self.target.path(parts.miner_backup), config=self.target.path(parts.miner_repo / "config.toml"),
+            storage_config=self.target.path(storage) if self.fs.is_file(storage) else None,
+            nosync=self.failover.nosync)
+        daemon_addr = _maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
+        env = self._env(LOTUS_MINER_PATH=self.target.path(repo),
+                        FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
+        timeout = self.plan.standby.timeouts.sync + self.plan.standby.timeouts.start + 300  # + 5 epochs' wait
+        res = self.target.run(argv, env=env, timeout=timeout)
+        output = res.stdout + "\n" + res.stderr
+        cid = failover.outcome(res.returncode, output, self.target.path(repo), _tail(output))
+        note.facts.update({"change_peer_id_cid": cid, "repo": self.target.path(repo)})
+        self.journal.fact(failover.CID_FACT, cid)
+        # The repo init restore wrote is the one lotus-miner runs from: read its fence back before it starts.
+        verdict = fence.verify_config_fence(repo / "config.toml", dict(self.plan.standby.env), self.fs)
+        self.parts = dataclasses.replace(parts, miner_repo=repo)
+        return f"miner repo made by lotus-miner init restore; ChangePeerID message {cid}; {verdict}"
 
     def _storage(self, note: PhaseNote) -> str:
         assert self.ep.miner_admin is not None  # StorageLocal is an admin method in Lotus

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pre-change validation: drill the plan's Lotus, then this candidate (new binaries, or a "
                      "new image on the docker target), from the same restore point, and compare")
     run.add_argument("--drills", type=Path, help="folder of drills (default: the drills shipped with spdrill)")
+    run.add_argument("--failover", action="store_true",
+                     help="FAILOVER, not a drill: make the standby's miner repo with `lotus-miner init restore`, "
+                     "which pushes an on-chain ChangePeerID from the worker address (lotus #7014); stop the live "
+                     "miner first. Needs --confirm-failover ACTOR; never settable in a plan")
+    run.add_argument("--confirm-failover", metavar="ACTOR",
+                     help="the plan's [drill] actor typed again, confirming --failover")
     evidence_cli.add_run_options(run)
 
     plan = sub.add_parser("plan", help="print an example plan or check one")
@@ -85,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from spdrill.runner import run_drill
 
             return run_drill(plan=args.plan, target=args.target, reports=args.reports, keyword=args.keyword,
-                             drills=args.drills, evidence_args=args, candidate=args.candidate)
+                             drills=args.drills, evidence_args=args, candidate=args.candidate,
+                             failover=args.failover, confirm_failover=args.confirm_failover)
         if args.command == "plan":
             return _plan(args)
         if args.command == "check-backup":

@@ -14,6 +14,7 @@ from pathlib import Path
 from spdrill.bringup import BringUp
 from spdrill.clock import Clock, DrillClock
 from spdrill.errors import CannotRunError
+from spdrill.failover import FailoverMode
 from spdrill.journal import Check, Journal, JournalBuilder, Phase
 from spdrill.plan import Plan
 from spdrill.redact import redact
@@ -33,7 +34,8 @@ class Drill:
     """Owns one drill run from start to teardown; drills (pytest tests) only read from it."""
 
     def __init__(self, plan: Plan, *, target: Target | None = None, clock: Clock | None = None,
-                 drill_id: str | None = None, on_phase: Callable[[Phase], None] | None = None) -> None:
+                 drill_id: str | None = None, on_phase: Callable[[Phase], None] | None = None,
+                 failover: FailoverMode | None = None) -> None:
         self.plan = plan
         self.clock = clock or DrillClock()
         self.id = drill_id or new_drill_id()
@@ -44,7 +46,7 @@ class Drill:
                                    "post_margin_seconds": plan.objectives.post_margin})
         self.journal = JournalBuilder(base, self.clock, on_phase=on_phase)
         self.board = StageBoard()
-        self.bringup = BringUp(plan, self.target, self.journal, self.board)
+        self.bringup = BringUp(plan, self.target, self.journal, self.board, failover)
         self._thread: threading.Thread | None = None
         self._touched = threading.local()
         self._closed = False

@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
+from spdrill import failover
 from spdrill.drill import Drill
+from spdrill.errors import UsageError
+from spdrill.failover import FailoverMode
+from spdrill.plan import Plan
 
 DRILL_KEY = pytest.StashKey[Drill]()
 PLAN_ERROR_KEY = pytest.StashKey[str]()
@@ -37,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="POST a JSON summary here at the end (over [reports] webhook)")
     group.addoption("--drill-candidate", dest="spdrill_candidate", default=None, metavar="bin=DIR|image=REF",
                     help="drill with a candidate Lotus instead of the plan's (pre-change validation)")
+    # No ini option and no env var on purpose: a failover is asked for on one command line, never configured.
+    group.addoption("--drill-failover", dest="spdrill_failover", default=None, metavar="ACTOR",
+                    help="FAILOVER mode: run `lotus-miner init restore` (pushes ChangePeerID on chain); ACTOR "
+                         "must be the plan's [drill] actor (spdrill run --failover --confirm-failover ACTOR)")
     parser.addini("spdrill_plan", "drill plan used when neither --plan nor $SPDRILL_PLAN is given", default="")
 
 
@@ -53,6 +61,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
     # How many drill checks should run: a record with fewer (interrupted, crashed) is not a pass.
     config.stash[EXPECTED_KEY] = sum(1 for i in items if "drill" in getattr(i, "fixturenames", ()))
+
+
+def failover_of(config: pytest.Config, plan: Plan) -> FailoverMode | None:
+    """The confirmed failover of this session, or None; a mismatch ends the session with exit 2."""
+    confirm = config.getoption("spdrill_failover")
+    try:
+        return failover.request(failover=confirm is not None, confirm=confirm, actor=plan.actor,
+                                candidate=config.getoption("spdrill_candidate"), target=plan.target.kind,
+                                nosync=plan.failover_nosync)
+    except UsageError as exc:
+        pytest.exit(f"spdrill: {exc}", returncode=2)
 
 
 def _drill_of(item: pytest.Item) -> Drill | None:

@@ -13,6 +13,7 @@ import pytest
 
 import spdrill
 from spdrill.errors import UsageError
+from spdrill.failover import FailoverMode
 from spdrill.journal import Journal
 from spdrill.pytest_plugin import DRILL_KEY
 from spdrill.summary import render_summary
@@ -45,7 +46,8 @@ class _Collector:
 
 
 def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, keyword: str | None,
-              drills: Path | None, evidence_args: Any = None, candidate: str | None = None) -> int:
+              drills: Path | None, evidence_args: Any = None, candidate: str | None = None,
+              failover: bool = False, confirm_failover: str | None = None) -> int:
     """Validate the plan, run the drills, print the summary; exit 0/1/2/3 as the README says.
 
     With `candidate`, the drill runs twice from the same restore point, first with the plan's Lotus
@@ -66,11 +68,28 @@ def run_drill(*, plan: Path | None, target: str | None, reports: Path | None, ke
     elif plan is None:
         plan = Path(os.environ["SPDRILL_PLAN"])
     try:
+        mode = _failover_mode(plan, target, candidate, failover, confirm_failover)
+        if mode is not None:
+            return _run_once(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
+                             evidence_args=evidence_args, failover=mode)[0]
         return _run_compared(plan=plan, target=target, reports=reports, keyword=keyword, drills=drills,
                              evidence_args=evidence_args, candidate=candidate)
     finally:
         if demo_tmp is not None:
             shutil.rmtree(demo_tmp, ignore_errors=True)
+
+
+def _failover_mode(plan: Path, target: str | None, candidate: str | None, failover: bool,
+                   confirm: str | None) -> FailoverMode | None:
+    """The confirmed failover, checked against the plan before anything starts (exit 2 when it is not)."""
+    if not failover and confirm is None:
+        return None
+    from spdrill.failover import request
+    from spdrill.planload import load_validated
+
+    checked = load_validated(plan)
+    return request(failover=failover, confirm=confirm, actor=checked.actor, candidate=candidate,
+                   target=target or checked.target.kind, nosync=checked.failover_nosync)
 
 
 def _run_compared(*, plan: Path, target: str | None, reports: Path | None, keyword: str | None,
@@ -103,7 +122,7 @@ def _run_compared(*, plan: Path, target: str | None, reports: Path | None, keywo
 
 def _run_once(*, plan: Path, target: str | None, reports: Path | None, keyword: str | None,
               drills: Path | None, evidence_args: Any = None,
-              candidate: str | None = None) -> tuple[int, _Collector]:
+              candidate: str | None = None, failover: FailoverMode | None = None) -> tuple[int, _Collector]:
     from spdrill.planload import load_validated
 
     checked = load_validated(plan)  # exit 2 on a bad plan before anything starts
@@ -124,6 +143,8 @@ def _run_once(*, plan: Path, target: str | None, reports: Path | None, keyword: 
         args += ["-k", keyword]
     if candidate:
         args += ["--drill-candidate", candidate]
+    if failover is not None:
+        args += ["--drill-failover", failover.actor]
     for option, value in (("--drill-sign", evidence.sign_key), ("--drill-metrics", evidence.metrics),
                           ("--drill-history", evidence.history), ("--drill-webhook", evidence.webhook)):
         if value is not None:  # the plan's own values come back unchanged; the command line's win

@@ -18,6 +18,11 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
     banner = "  [SIMULATED: the standby was the lotus-sim stand-in, not real Lotus]" if journal.simulated else ""
     lines.append(f"spdrill drill {journal.drill_id}  {'PASS' if ok else 'FAIL'}{banner}")
     lines.append(f"plan {journal.plan_name!r}  actor {journal.actor}  target {journal.target}")
+    if journal.facts.get("mode") == "failover":
+        cid = journal.facts.get("failover_change_peer_id_cid")
+        lines.append("FAILOVER MODE: not a drill. lotus-miner init restore ran"
+                     + (f" and pushed ChangePeerID {cid} from the worker address" if cid else
+                        " (no ChangePeerID message CID was recorded: see the init-restore phase)"))
     if journal.facts.get("interrupted"):
         lines.append("INTERRUPTED: the drill was stopped before every check ran; this is not a pass")
     obj = journal.objectives
@@ -55,6 +60,8 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
                      "(sectors that would be faulted x expected day reward x 3.51; terminated after 42 days)")
     if "fence" in journal.facts:
         lines.append(f"fence: {journal.facts['fence']}")
+    if journal.facts.get("mode") == "failover" and "failover_next_step" in journal.facts:
+        lines.append(f"next step: {journal.facts['failover_next_step']}")
     if reports is not None:
         lines.append(f"reports: {reports}")
     lines.append("=" * 72)

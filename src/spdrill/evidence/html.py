@@ -24,6 +24,7 @@ main{max-width:960px;margin:0 auto;padding:16px 20px 40px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ddd}
 .banner{background:#fff3cd;border:2px solid #d39e00;color:#5c4400;padding:10px 14px;font-weight:600;
 text-align:center}
+.banner.failover{background:#f8d7da;border-color:#b02a37;color:#58151c}
 .verdict{display:inline-block;padding:4px 14px;border-radius:4px;color:#fff;font-weight:700;font-size:18px}
 .verdict.pass{background:#2e7d32}.verdict.fail{background:#c62828}
 .regression{background:#fdecea;border-left:4px solid #c62828;padding:6px 10px;margin:10px 0}
@@ -152,6 +153,12 @@ def render_html(journal: Journal, *, logs: Mapping[str, str] | None = None, tren
     if rec["simulated"]:
         body.append('<div class="banner" id="simulated-banner">SIMULATED: the standby was the lotus-sim '
                     "stand-in, not real Lotus. This report is not evidence about a real miner.</div>")
+    facts = rec["facts"]
+    if facts.get("mode") == "failover":
+        cid = facts.get("failover_change_peer_id_cid") or "none recorded"
+        body.append('<div class="banner failover" id="failover-banner">FAILOVER MODE: not a drill. '
+                    f"lotus-miner init restore ran; ChangePeerID message {escape(str(cid))}. Next step: "
+                    f"{escape(str(facts.get('failover_next_step', '')))}</div>")
     body.append(f"<main><h1>Restore drill {escape(rec['drill_id'])}</h1>"
                 f'<div id="verdict" class="verdict {verdict}">{verdict.upper()}</div>')
     if regression is not None:

@@ -1,0 +1,129 @@
+"""`spdrill run --failover` end to end against the stand-in: init restore runs only there, pushes exactly one
+ChangePeerID from the worker address, and every refusal happens before anything reaches the chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from spdrill.demo import SIM_RECORDS
+from spdrill.failover import CHANGE_PEER_ID
+
+from .conftest import SimDrill
+
+pytestmark = pytest.mark.e2e
+
+
+def fixture_info(sim: SimDrill) -> dict:  # type: ignore[type-arg]
+    return json.loads((sim.workdir / "fixture" / "fixture.json").read_text())
+
+
+def import_worker_key(sim: SimDrill) -> str:
+    """What the operator does before a failover: the worker key goes into the standby daemon's wallet."""
+    from lotus_sim import keystore
+
+    info = fixture_info(sim)
+    address = str(info["worker"]["key"])
+    exported = (sim.workdir / "fixture" / str(info["secrets"][address])).read_text()
+    key = keystore.KeyInfo.from_export(exported, "worker key")
+    keystore.write_key(sim.restore_point / "lotus", keystore.WALLET_PREFIX + address, key)
+    return address
+
+
+def pushes(sim: SimDrill, records: Path | None = None) -> list[dict]:  # type: ignore[type-arg]
+    record = (records or sim.workdir / SIM_RECORDS) / "mpool-push.jsonl"
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.expects_mpool_push
+def test_failover_pushes_exactly_one_change_peer_id_and_records_its_cid(
+        sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    worker_key = import_worker_key(sim)
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 0, run.stdout + run.stderr
+    rec = run.record
+    cid = rec["facts"]["failover_change_peer_id_cid"]
+    assert rec["facts"]["mode"] == "failover" and cid.startswith("b")
+    phases = {p["name"]: p for p in rec["phases"]}
+    assert phases["init-restore"]["outcome"] == "ok" and phases["init-restore"]["start"] >= phases["fence"]["end"]
+    assert phases["start-miner"]["start"] >= phases["init-restore"]["end"]
+    # the mpool guard: exactly one message, ChangePeerID to the actor, from the worker address
+    info = fixture_info(sim)
+    [msg] = pushes(sim)
+    assert msg["method"] == CHANGE_PEER_ID and msg["to"] == "f01000" and msg["accepted"] is True
+    assert msg["from"] == info["worker"]["id"] and msg["key"] == worker_key
+    # the evidence says FAILOVER MODE and what the operator does next
+    assert f"FAILOVER MODE: not a drill. lotus-miner init restore ran and pushed ChangePeerID {cid}" in run.stdout
+    assert "next step:" in run.stdout and "DisableWinningPoSt = false" in run.stdout
+    html = (run.reports / "latest" / "report.html").read_text()
+    assert 'id="failover-banner"' in html and cid in html
+    assert "worker key" in rec["fence"] and "owner key absent" in rec["fence"]
+
+
+def test_ordinary_drill_never_runs_init_restore(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    import_worker_key(sim)  # even a standby that could sign: the ordinary drill refuses it, never pushes
+    run = sim.run()
+    assert run.rc == 1, run.stdout + run.stderr
+    rec = run.record
+    assert "init-restore" not in {p["name"] for p in rec["phases"]}
+    assert "mode" not in rec["facts"] and "FAILOVER" not in run.stdout
+    assert pushes(sim) == []
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("--failover",), "--failover needs --confirm-failover f01000"),
+    (("--failover", "--confirm-failover", "f01001"), "does not match the plan's [drill] actor f01000"),
+    (("--confirm-failover", "f01000"), "given without --failover"),
+    (("--failover", "--confirm-failover", "f01000", "--candidate", "bin=/nonexistent"), "--candidate"),
+    (("--failover", "--confirm-failover", "f01000", "--target", "attach"), "attach target"),
+])
+def test_unconfirmed_failover_is_exit_2_before_anything_runs(sim_drill: Callable[..., SimDrill],
+                                                             args: tuple[str, ...], needle: str) -> None:
+    sim = sim_drill()
+    import_worker_key(sim)
+    run = sim.run(*args)
+    assert run.rc == 2, run.stdout + run.stderr
+    assert needle in run.stderr and "Traceback" not in run.stderr
+    if "--confirm-failover" not in args or "f01001" in args:
+        assert "ChangePeerID" in run.stderr and "#7014" in run.stderr and "Stop the live lotus-miner" in run.stderr
+    assert not (run.reports / "latest").exists() and pushes(sim) == []
+
+
+@pytest.mark.expects_mpool_push
+def test_failover_refused_when_the_worker_key_is_not_in_the_standby_wallet(
+        sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    worker_key = str(fixture_info(sim)["worker"]["key"])
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 1, run.stdout + run.stderr
+    fence = run.check("test_fence_verified")
+    assert not fence["passed"] and f"lacks the worker key of the miner ({worker_key})" in fence["message"]
+    assert "Import the worker key into the standby wallet" in fence["message"]
+    phases = {p["name"]: p for p in run.record["phases"]}
+    assert phases["init-restore"]["outcome"] == "blocked"
+    assert pushes(sim) == []
+
+
+@pytest.mark.expects_mpool_push
+def test_failed_init_restore_names_the_half_initialised_repo_and_teardown_removes_it(
+        sim_drill: Callable[..., SimDrill], tmp_path: Path) -> None:
+    # The daemon cannot record (so cannot accept) the push: init restore fails after it initialised the repo.
+    (tmp_path / "blocker").write_text("a file where the stand-in's record folder would go\n")
+    sim = sim_drill(env={"LOTUS_SIM_RECORD_DIR": str(tmp_path / "blocker" / "records")})
+    import_worker_key(sim)
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 1, run.stdout + run.stderr
+    phases = {p["name"]: p for p in run.record["phases"]}
+    detail = phases["init-restore"]["detail"]
+    assert phases["init-restore"]["outcome"] == "failed", detail
+    assert "lotus-miner init restore failed (exit 1)" in detail and "half-initialised miner repo" in detail
+    assert phases["start-miner"]["outcome"] == "blocked"
+    assert "failover_change_peer_id_cid" not in run.record["facts"]
+    # the sim_drill fixture asserts the drill folder (the half-initialised repo with it) is gone
