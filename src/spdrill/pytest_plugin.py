@@ -51,6 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "objective: a drill judging the whole run (RTO, RPO); runs last")
     config.addinivalue_line("markers", "readiness: a drill asserting one readiness fact of the standby")
+    config.addinivalue_line("markers", "failover: a check of failover mode only (deselected in ordinary drills)")
 
 
 EXPECTED_KEY = pytest.StashKey[int]()
@@ -58,6 +59,11 @@ EXPECTED_KEY = pytest.StashKey[int]()
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Objective checks (RTO, RPO) need every readiness check first: move them to the end, order kept."""
+    if config.getoption("spdrill_failover", None) is None:  # ordinary drills never run init restore
+        dropped = [i for i in items if i.get_closest_marker("failover") is not None]
+        if dropped:
+            items[:] = [i for i in items if i.get_closest_marker("failover") is None]
+            config.hook.pytest_deselected(items=dropped)
     items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
     # How many drill checks should run: a record with fewer (interrupted, crashed) is not a pass.
     config.stash[EXPECTED_KEY] = sum(1 for i in items if "drill" in getattr(i, "fixturenames", ()))

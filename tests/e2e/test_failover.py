@@ -53,6 +53,7 @@ def test_failover_pushes_exactly_one_change_peer_id_and_records_its_cid(
     phases = {p["name"]: p for p in rec["phases"]}
     assert phases["init-restore"]["outcome"] == "ok" and phases["init-restore"]["start"] >= phases["fence"]["end"]
     assert phases["start-miner"]["start"] >= phases["init-restore"]["end"]
+    assert run.check("test_miner_repo_made_by_init_restore")["passed"]
     # the mpool guard: exactly one message, ChangePeerID to the actor, from the worker address
     info = fixture_info(sim)
     [msg] = pushes(sim)
@@ -74,6 +75,7 @@ def test_ordinary_drill_never_runs_init_restore(sim_drill: Callable[..., SimDril
     rec = run.record
     assert "init-restore" not in {p["name"] for p in rec["phases"]}
     assert "mode" not in rec["facts"] and "FAILOVER" not in run.stdout
+    assert "test_miner_repo_made_by_init_restore" not in {c["name"] for c in rec["checks"]}  # deselected
     assert pushes(sim) == []
 
 
@@ -125,5 +127,6 @@ def test_failed_init_restore_names_the_half_initialised_repo_and_teardown_remove
     assert phases["init-restore"]["outcome"] == "failed", detail
     assert "lotus-miner init restore failed (exit 1)" in detail and "half-initialised miner repo" in detail
     assert phases["start-miner"]["outcome"] == "blocked"
+    assert "half-initialised" in run.check("test_miner_repo_made_by_init_restore")["message"]
     assert "failover_change_peer_id_cid" not in run.record["facts"]
     # the sim_drill fixture asserts the drill folder (the half-initialised repo with it) is gone
