@@ -106,6 +106,7 @@ def tls_front(d: Path, engine_socket: str) -> Iterator[TlsEngine | str]:
     if socat is None:
         yield "socat is not installed (Debian: socat)"
         return
+    d.mkdir(parents=True, exist_ok=True)
     server, client, wrong = make_certs(d)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
