@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import base64
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lotus_sim import cbor
-from lotus_sim.bitfield import decode_runs, encode_runs
+from lotus_sim.bitfield import encode_runs
 from lotus_sim.chain import ChainSync
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.mpool import Mpool
 from lotus_sim.perms import DAEMON_PERMS
-from lotus_sim.rpc import Api, JsonStream, RpcError, deferred
+from lotus_sim.rpc import Api, FileSlices, JsonStream, RpcError, deferred
+from lotus_sim.sectorcache import SectorCache, filter_runs
 from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
 from lotus_sim.world import World
 
@@ -51,6 +54,7 @@ class DaemonNode:
         secret: bytes,
         record: Callable[[dict[str, Any]], None],
         peers: int,
+        sector_cache: Path | None = None,
     ) -> None:
         self.sync = sync
         self.secret = secret
@@ -62,6 +66,8 @@ class DaemonNode:
         self._world: World | None = None
         self._loaded = threading.Event()
         self._load_error: str | None = None
+        self._cache_dir = sector_cache
+        self._cache: SectorCache | None = None
         self.mpool = Mpool(wallet, self._key_address, record, self._apply_message)
         # Loading a big world takes a while; the API answers meanwhile and state calls wait for it.
         threading.Thread(target=self._load, args=(world_loader,), daemon=True).start()
@@ -73,6 +79,11 @@ class DaemonNode:
             self._load_error = str(exc)
         finally:
             self._loaded.set()
+        if self._world is not None and self._cache_dir is not None:
+            try:
+                self._cache = SectorCache.open(self._world, self._cache_dir)
+            except OSError as exc:  # calls are answered without it, only slower
+                print(f"lotus-sim: sector cache in {self._cache_dir}: {exc}", file=sys.stderr)
 
     def world(self) -> World | None:
         """The imported world once loaded (None for a chain without a lotus-sim state block)."""
@@ -197,23 +208,32 @@ class DaemonNode:
             })
         return out
 
-    def miner_sectors(self, addr: str, filt: Any, tsk: Any) -> JsonStream:
-        """Filecoin.StateMinerSectors (streamed: a million sectors never sit in memory as JSON)."""
+    def _sector_cache(self, w: World) -> SectorCache | None:
+        # Until the background build is done, or after a test changed the world, encode on each call.
+        cache = self._cache
+        return cache if cache is not None and cache.fresh(w) else None
+
+    def miner_sectors(self, addr: str, filt: Any, tsk: Any) -> JsonStream | FileSlices:
+        """Filecoin.StateMinerSectors (from the sector cache, else streamed: never all in memory as JSON)."""
         w = self._miner(addr)
+        cache = self._sector_cache(w)
         if filt is None:
-            return sector_stream(w, iter(w.all_sectors()))
+            return cache.answer_all() if cache else sector_stream(w, w.all_sectors())
         if not isinstance(filt, list):
             raise RpcError("sector filter must be an RLE+ bitfield JSON list like [0,3,5,2]")
         try:
-            wanted = list(decode_runs(filt))
+            runs = list(filter_runs(filt))
         except ValueError as exc:
             raise RpcError(f"sector filter: {exc}") from exc
-        return sector_stream(w, iter(wanted))
+        if cache:
+            return cache.answer(runs)
+        return sector_stream(w, (n for start, length in runs for n in range(start, start + length)))
 
-    def active_sectors(self, addr: str, tsk: Any) -> JsonStream:
+    def active_sectors(self, addr: str, tsk: Any) -> JsonStream | FileSlices:
         """Filecoin.StateMinerActiveSectors."""
         w = self._miner(addr)
-        return sector_stream(w, iter(w.active_sectors()))
+        cache = self._sector_cache(w)
+        return cache.answer_without(w.faulty) if cache else sector_stream(w, w.active_sectors())
 
     def faults(self, addr: str, tsk: Any) -> list[int]:
         """Filecoin.StateMinerFaults."""

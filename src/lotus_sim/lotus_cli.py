@@ -77,6 +77,16 @@ def _load_world(chain: Path) -> World | None:
         return None
 
 
+def _encode_sectors(repo: Path) -> None:
+    # As Lotus's import writes the state into its blockstore, the stand-in encodes StateMinerSectors here,
+    # so that the daemon started next answers a million sectors from the file at once.
+    from lotus_sim.sectorcache import SectorCache, cache_dir
+
+    world = _load_world(_chain_dir(repo) / "snapshot.car")
+    if world is not None:
+        SectorCache.open(world, cache_dir(repo))
+
+
 def _exit_mid_sync(sync: ChainSync) -> None:
     halfway = sync.base_height + max(1, sync.initial_lag() // 2)
     while sync.head_height() < halfway:
@@ -91,6 +101,7 @@ def run_daemon(args: Any, knobs: Knobs) -> int:
     from lotus_sim.daemon import API_VERSION_V0, API_VERSION_V1, DaemonNode
     from lotus_sim.mpool import record_to
     from lotus_sim.rpc import RpcServer
+    from lotus_sim.sectorcache import cache_dir
 
     repo = _lotus_path()
     repo.mkdir(parents=True, exist_ok=True)
@@ -98,6 +109,7 @@ def run_daemon(args: Any, knobs: Knobs) -> int:
     if snapshot:
         import_snapshot(repo, Path(snapshot), args.remove_existing_chain)
         if args.halt_after_import:
+            _encode_sectors(repo)
             print("Chain import complete, halting as requested...")
             return 0
     if not (repo / "config.toml").exists():
@@ -117,6 +129,7 @@ def run_daemon(args: Any, knobs: Knobs) -> int:
         secret,
         record_to(record_dir(knobs, repo) / "mpool-push.jsonl"),
         knobs.peers,
+        cache_dir(repo),
     )
     host, port = listen_address(repo / "config.toml", args.api, "LOTUS_API_LISTENADDRESS", 1234)
     server = RpcServer(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import struct
 from dataclasses import dataclass
 
 from lotus_sim.address import uvarint
@@ -31,7 +33,7 @@ _TABLE = {
 # attoFIL of a 32 GiB sector without deals: round figures of the right order, scaled by size.
 _PLEDGE_32G = 180_000_000_000_000_000
 _DAY_REWARD_32G = 900_000_000_000_000
-_STORAGE_PLEDGE_DAYS = 20
+STORAGE_PLEDGE_DAYS = 20
 
 
 @dataclass(frozen=True)
@@ -123,45 +125,68 @@ class SectorInfo:
     qa_power: int
 
 
-def _mix(seed: int, number: int) -> int:
-    # splitmix64: a cheap, well-spread per-sector hash, so a million sectors need no stored facts.
-    z = (seed * 0x9E3779B97F4A7C15 + number + 1) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return z ^ (z >> 31)
-
-
 _COMMR_PREFIX = b"\x01" + uvarint(0xF102) + uvarint(0xB401) + b"\x20"
+_M64 = (1 << 64) - 1
+_HASH_KEY = struct.Struct("<QQQ")
+# The 40 bytes of a CommR CID are exactly 64 base32 characters: 12 fixed by the prefix, then one holding the
+# prefix's last 4 bits (zero) and the digest's first bit, then 51 of digest only. Drawing those characters
+# straight from a hash (masked to 5 bits each) gives a valid CID without a base32 encoder, which in pure
+# Python cost more than everything else about a sector. Character 62 keeps its bits 2 and 1 clear: they are
+# the top two bits of the digest's last byte, clear in every Poseidon field element.
+_CID_HEAD = "b" + base64.b32encode(_COMMR_PREFIX + bytes(32)).decode("ascii").lower()[:12]
+_CID_MASK = int.from_bytes(bytes([0x01] + [0x1F] * 49 + [0x19, 0x1F]), "little")
+_B32 = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[i & 31] for i in range(256))
+
+
+def _hash(seed: int, miner_id: int, number: int) -> tuple[str, int]:
+    # One blake2b per sector: 52 bytes become the CID's free characters, 8 more the sector's other facts.
+    d = hashlib.blake2b(_HASH_KEY.pack(seed & _M64, miner_id & _M64, number), digest_size=60).digest()
+    chars = (int.from_bytes(d[:52], "little") & _CID_MASK).to_bytes(52, "little").translate(_B32)
+    return _CID_HEAD + chars.decode("ascii"), int.from_bytes(d[52:], "little")
 
 
 def sealed_cid(seed: int, miner_id: int, number: int) -> str:
-    """CommR as a CIDv1 string: codec fil-commitment-sealed, multihash poseidon-bls12_381-a2-fc1."""
-    base = _mix(seed ^ (miner_id << 20), number)
-    words = [_mix(base, k) for k in range(4)]
-    digest = b"".join(w.to_bytes(8, "little") for w in words)
-    raw = _COMMR_PREFIX + digest[:31] + bytes([digest[31] & 0x3F])  # a field element: top two bits clear
-    return "b" + base64.b32encode(raw).decode("ascii").lower().rstrip("=")
+    """CommR as a CIDv1 string: codec fil-commitment-sealed, multihash poseidon-bls12_381-a2-fc1, 32 bytes."""
+    return _hash(seed, miner_id, number)[0]
+
+
+@functools.cache
+def _amounts(sector_size: int) -> tuple[int, int]:
+    scale = sector_size / (32 * GiB)
+    return int(_PLEDGE_32G * scale), int(_DAY_REWARD_32G * scale)
+
+
+def sector_values(number: int, seed: int, sector_size: int, head_height: int,
+                  miner_id: int = 0) -> tuple[str, int, int, int, int]:
+    """(sealed CID, activation, expiration, initial pledge, expected day reward) of sector ``number``.
+
+    The facts that vary per sector, as one tuple: the stand-in's cache of StateMinerSectors encodes a million
+    of them, where building a SectorInfo for each would double the cost.
+    """
+    cid, h = _hash(seed, miner_id, number)
+    # Older sector numbers were activated earlier; all activations lie before the snapshot head.
+    activation = max(0, head_height - 200 * PROVING_PERIOD + min(number // 10, 150 * PROVING_PERIOD))
+    jitter = 950 + h % 101  # +/- 5 %
+    pledge, reward = _amounts(sector_size)
+    expiration = activation + SECTOR_LIFETIME + (h >> 8) % PROVING_PERIOD
+    return cid, activation, expiration, pledge * jitter // 1000, reward * jitter // 1000
 
 
 def sector_info(number: int, seed: int, sector_size: int, head_height: int, miner_id: int = 0) -> SectorInfo:
     """Deterministic on-chain facts of sector ``number``, computed on demand."""
-    h = _mix(seed, number)
-    # Older sector numbers were activated earlier; all activations lie before the snapshot head.
-    activation = max(0, head_height - 200 * PROVING_PERIOD + min(number // 10, 150 * PROVING_PERIOD))
-    jitter = 950 + h % 101  # +/- 5 %
-    scale = sector_size / (32 * GiB)
-    day_reward = int(_DAY_REWARD_32G * scale) * jitter // 1000
+    cid, activation, expiration, pledge, day_reward = sector_values(number, seed, sector_size, head_height,
+                                                                    miner_id)
     return SectorInfo(
         number=number,
         seal_proof=proof_types(sector_size).seal_proof,
-        sealed_cid=sealed_cid(seed, miner_id, number),
+        sealed_cid=cid,
         activation=activation,
-        expiration=activation + SECTOR_LIFETIME + (h >> 8) % PROVING_PERIOD,
+        expiration=expiration,
         deal_weight=0,
         verified_deal_weight=0,
-        initial_pledge=int(_PLEDGE_32G * scale) * jitter // 1000,
+        initial_pledge=pledge,
         expected_day_reward=day_reward,
-        expected_storage_pledge=day_reward * _STORAGE_PLEDGE_DAYS,
+        expected_storage_pledge=day_reward * STORAGE_PLEDGE_DAYS,
         power_base_epoch=activation,
         replaced_day_reward=0,
         flags=0,

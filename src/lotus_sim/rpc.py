@@ -9,11 +9,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from lotus_sim.perms import ALL_PERMISSIONS, missing_permission_text
 
-__all__ = ["Api", "JsonStream", "RpcError", "RpcServer", "Unauthorized", "deferred"]
+__all__ = ["Api", "FileSlices", "JsonStream", "RpcError", "RpcServer", "Unauthorized", "deferred"]
 
 # go-jsonrpc's codes: a method's own error is code 1; the rest are JSON-RPC 2.0's standard codes.
 CODE_METHOD_ERROR = 1
@@ -40,6 +41,26 @@ class JsonStream:
 
     def __init__(self, fragments: Iterable[str]) -> None:
         self.fragments = fragments
+
+
+@dataclass(frozen=True)
+class FileSlices:
+    """A result already encoded in a file: literal bytes and (offset, length) ranges, sent with sendfile.
+
+    A million-sector answer is hundreds of MB; copying it from the page cache costs far less than encoding it.
+    """
+
+    path: Path
+    parts: list[bytes | tuple[int, int]]
+
+    def size(self) -> int:
+        """Bytes of the whole answer, for Content-Length."""
+        return sum(len(p) if isinstance(p, bytes) else p[1] for p in self.parts)
+
+    def enveloped(self, req_id: Any) -> FileSlices:
+        """The JSON-RPC response whose result these slices are."""
+        head = f'{{"jsonrpc":"2.0","id":{json.dumps(req_id)},"result":'.encode()
+        return FileSlices(self.path, [head, *self.parts, b"}"])
 
 
 class Unauthorized(Exception):
@@ -123,7 +144,7 @@ class RpcServer:
 
     def handle_rpc(
         self, path: str, auth_header: str | None, body: bytes
-    ) -> tuple[int, bytes | Iterator[bytes]]:
+    ) -> tuple[int, bytes | Iterator[bytes] | FileSlices]:
         """Answer one POST: the HTTP status and body."""
         api = self.apis.get(path)
         if api is None:
@@ -158,6 +179,8 @@ class RpcServer:
             return 500, _error_body(req_id, CODE_METHOD_ERROR, f"internal error: {exc}")
         if isinstance(result, JsonStream):
             return 200, _stream(req_id, result)
+        if isinstance(result, FileSlices):
+            return 200, result.enveloped(req_id)
         payload = {"jsonrpc": "2.0", "id": req_id, "result": result}
         return 200, json.dumps(payload, separators=(",", ":")).encode()
 
@@ -194,12 +217,27 @@ def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _send_file(self, status: int, out: FileSlices) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(out.size()))
+            self.end_headers()
+            with out.path.open("rb") as fh:
+                for part in out.parts:
+                    if isinstance(part, bytes):
+                        self.wfile.write(part)
+                    else:
+                        self.connection.sendfile(fh, part[0], part[1])
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             status, out = server.handle_rpc(self.path, self.headers.get("Authorization"), body)
             if isinstance(out, bytes):
                 self._send(status, out)
+                return
+            if isinstance(out, FileSlices):
+                self._send_file(status, out)
                 return
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
