@@ -110,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_docker(args.drill)
             except DrillError as exc:  # no engine here: nothing of ours can be running in one
                 lines.append(f"docker: skipped ({exc})")
+            if args.plan is not None:  # the plan's ssh host: folders, processes and units of killed drills
+                from spdrill.targets.sshreap import reap_plan
+
+                lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_plan(args.plan, args.drill)
             for line in lines or ["nothing to clean up"]:
                 print(line)
             return EXIT_OK

@@ -17,7 +17,6 @@ import os
 import random
 import shlex
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 
 from spdrill.errors import CannotRunError, TargetError
 from spdrill.snapshots.runner import CompletedCommand
-from spdrill.targets import sshconn
+from spdrill.targets import sshconn, sshunits
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
 from spdrill.targets.sshforward import ParamikoForward, SshForward
@@ -62,6 +61,7 @@ class SshTarget:
         self._handed: set[int] = set()
         self._alive_at: dict[str, float] = {}
         self._exited: dict[str, int] = {}
+        self.reaped: list[str] = []
 
     def _sh(self, command: str, *, timeout: float | None = None) -> Any:
         assert self.conn is not None, "open() first"
@@ -78,9 +78,16 @@ class SshTarget:
         if "spdrill-ok" not in hello.stdout:
             raise CannotRunError(f"{self.opts.where()}: a test command gave no answer (exit {hello.rc}): "
                                  f"{hello.stderr.strip()[-200:]}")
+        from spdrill.snapshots.cleanup import owner_tag
+        from spdrill.targets.sshreap import sweep
+
+        # Leftovers of drills whose harness (on this host) was killed: their units would hold ports.
+        self.reaped = sweep(self.conn, self.opts, drill_id=None)
         root = Path(self.opts.workdir) / f"spdrill-{drill_id}"
+        # The mark holds the drill id and the owning harness, so `spdrill cleanup` can tell a killed drill.
+        mark = f"{drill_id}\n{owner_tag()}\n"
         made = self._sh(f"mkdir -p {shlex.quote(str(root))}/logs {shlex.quote(str(root))}/pids && "
-                        f"echo {shlex.quote(drill_id)} > {shlex.quote(str(root))}/.spdrill-remote")
+                        f"printf %s {shlex.quote(mark)} > {shlex.quote(str(root))}/.spdrill-remote")
         if made.rc != 0:
             raise TargetError(f"{self.opts.where()}: cannot create {root}: {made.stderr.strip()[-200:]}; set "
                               "[target.ssh] workdir to a writable folder there")
@@ -88,7 +95,7 @@ class SshTarget:
         if self.opts.restore == "remote":
             return root  # the owner mark is the .spdrill-remote file written above, on the standby host
         marker = root / ".spdrill-remote"
-        if not marker.is_file() or marker.read_text().strip() != drill_id:
+        if not marker.is_file() or marker.read_text().split("\n")[0] != drill_id:
             raise CannotRunError(f"{root} on {self.opts.host} is not visible here at the same path; the "
                                  "restore runs in the harness, so [target.ssh] workdir must be a folder both "
                                  "hosts share (or run the harness on the standby host)")
@@ -114,15 +121,7 @@ class SshTarget:
             self._close_connection()
 
     def _close_connection(self) -> None:
-        backend = self.conn.backend
-        if self.opts.backend == "paramiko":
-            backend.client.close()
-        elif self._private is not None:
-            # End the ControlMaster testinfra started, so no ssh process outlives the drill.
-            subprocess.run(["ssh", "-o", f"ControlPath={self._private / 'cm'}", "-O", "exit", self.opts.host],
-                           capture_output=True, timeout=10, check=False)
-        if self._private is not None:
-            shutil.rmtree(self._private, ignore_errors=True)
+        sshconn.disconnect(self.conn, self.opts, self._private)
         self.conn = None
 
     # -- paths and addresses -----------------------------------------------------------------------------
@@ -192,7 +191,8 @@ class SshTarget:
     def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
         log, pid, status = f"logs/{role}.log", f"pids/{role}.pid", f"pids/{role}.exit"
         if self.opts.start == "systemd":
-            command = self._systemd_command(role, argv, env)
+            assert self.root is not None
+            command = f"rm -f {shlex.quote(str(self.root / status))}; {self._systemd_command(role, argv, env)}"
         else:
             inner = f"{shlex.join(argv)}; echo $? > {status}"
             command = (f"{self._prelude(env, role)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
@@ -207,18 +207,15 @@ class SshTarget:
             self._alive_at.pop(role, None)
 
     def _unit(self, role: str) -> str:
-        return f"spdrill-{self.drill_id}-{role}"
+        return sshunits.unit_name(self.drill_id, role)
 
     def _systemd_command(self, role: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
         """A transient unit per role (systemd-run): the host's service manager owns and logs the process."""
         assert self.root is not None
-        log = self.root / "logs" / f"{role}.log"
         path = ":".join(p for p in (self.bindir, "/usr/local/bin:/usr/bin:/bin") if p)
         env_file = self._env_file({"PATH": path, **env}, f"{role}-unit", export=False)
-        props = [f"--property=WorkingDirectory={self.root}", f"--property=StandardOutput=append:{log}",
-                 f"--property=StandardError=append:{log}", f"--property=EnvironmentFile={env_file}",
-                 "--collect", "--quiet", f"--unit={self._unit(role)}"]
-        return shlex.join(["systemd-run", *props, *argv])
+        return sshunits.start_command(unit=self._unit(role), root=self.root, role=role, env_file=env_file,
+                                      argv=argv, stop_grace_s=STOP_GRACE_S)
 
     def exit_code(self, role: str) -> int | None:
         # Probes ask before every poll; one round trip per ALIVE_TTL_S is enough to notice a death.
@@ -237,11 +234,9 @@ class SshTarget:
 
     def _exit_code(self, role: str) -> int | None:
         if self.opts.start == "systemd":
-            res = self._sh(f"systemctl show -p ActiveState -p ExecMainStatus {self._unit(role)}", timeout=30)
-            facts = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
-            if facts.get("ActiveState") in ("failed", "inactive"):
-                return int(facts.get("ExecMainStatus") or -1)
-            return None
+            assert self.root is not None
+            res = self._sh(sshunits.exit_probe_command(self.root, role, self._unit(role)), timeout=30)
+            return sshunits.parse_exit_probe(res.stdout)
         # A killed role whose parent never reaps it stays a zombie that `kill -0` still finds: ask ps.
         res = self._sh(f"cd {shlex.quote(str(self.root))} && if [ -f pids/{role}.exit ]; then "
                        f"cat pids/{role}.exit; else p=$(cat pids/{role}.pid); "
@@ -277,6 +272,10 @@ class SshTarget:
         for role in sorted(self._roles):
             res = self._sh(f"tail -c 2000000 {shlex.quote(str(self.root))}/logs/{role}.log", timeout=60)
             out[role] = res.stdout
+            if self.opts.start == "systemd":
+                journal = self._sh(sshunits.journal_command(self._unit(role)), timeout=60).stdout
+                if journal.strip():
+                    out[role] += f"\n--- systemd journal of {self._unit(role)} ---\n{journal}"
         return out
 
     def stop_processes(self) -> None:
@@ -286,8 +285,8 @@ class SshTarget:
         if self.conn is None or self.root is None or not self._roles:
             return
         if self.opts.start == "systemd":
-            units = " ".join(self._unit(r) for r in sorted(self._roles))
-            self._sh(f"systemctl stop {units}; systemctl reset-failed {units} 2>/dev/null; true", timeout=60)
+            units = [self._unit(r) for r in sorted(self._roles)]
+            self._sh(sshunits.stop_command(units, STOP_GRACE_S), timeout=STOP_GRACE_S + 30)
             return
         script = (f"cd {shlex.quote(str(self.root))}; pids=$(cat pids/*.pid 2>/dev/null | tr '\\n' ' '); "
                   "for p in $pids; do kill -TERM -$p 2>/dev/null; done; i=0; "

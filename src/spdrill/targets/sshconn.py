@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,6 +136,18 @@ def connect(opts: SshOptions) -> tuple[Any, Path]:
                               ssh_extra_args=" ".join(extra), controlpath=str(private / "cm"),
                               controlpersist=60)
     return host, private
+
+
+def disconnect(host: Any, opts: SshOptions, private: Path | None) -> None:
+    """Close a connection made by `connect`, so no ssh process outlives the drill."""
+    if opts.backend == "paramiko":
+        host.backend.client.close()
+    elif private is not None:
+        # End the ControlMaster testinfra started.
+        subprocess.run(["ssh", "-o", f"ControlPath={private / 'cm'}", "-O", "exit", opts.host],
+                       capture_output=True, timeout=10, check=False)
+    if private is not None:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _paramiko_client(opts: SshOptions) -> Any:
