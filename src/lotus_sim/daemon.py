@@ -68,6 +68,7 @@ class DaemonNode:
         self._load_error: str | None = None
         self._cache_dir = sector_cache
         self._cache: SectorCache | None = None
+        self.cache_done = threading.Event()  # the sector cache is ready, or will not be (tests wait on it)
         self.mpool = Mpool(wallet, self._key_address, record, self._apply_message)
         # Loading a big world takes a while; the API answers meanwhile and state calls wait for it.
         threading.Thread(target=self._load, args=(world_loader,), daemon=True).start()
@@ -84,6 +85,7 @@ class DaemonNode:
                 self._cache = SectorCache.open(self._world, self._cache_dir)
             except OSError as exc:  # calls are answered without it, only slower
                 print(f"lotus-sim: sector cache in {self._cache_dir}: {exc}", file=sys.stderr)
+        self.cache_done.set()
 
     def world(self) -> World | None:
         """The imported world once loaded (None for a chain without a lotus-sim state block)."""
