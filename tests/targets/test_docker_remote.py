@@ -148,7 +148,7 @@ def test_full_drill_over_tls_into_a_volume(docker_tls: TlsEngine, sim_image: str
 
     for key, value in docker_tls.env().items():
         monkeypatch.setenv(key, value)
-    # Set system-wide on many hosts; requests would let it replace the engine's CA (dockerkit._from_env).
+    # Set system-wide on many hosts; requests would let it replace the engine's CA (dockerremote._from_env).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     workdir = tmp_path / "run"
     plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),

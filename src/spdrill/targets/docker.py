@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import random
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,7 +82,7 @@ class DockerTarget:
                               "[target.docker] workdir to a writable folder") from None
         write_owner(root, drill_id)
         self.root = root
-        self._create_network()
+        self.network, self.subnet = kit.create_network(self.client, drill_id, self._labels, self.opts.subnet)
         if self.mode == "volume":
             self.volume = DrillVolume(self.client, drill_id, self._labels, self.opts.image_for("daemon"),
                                       self._user())
@@ -107,29 +105,6 @@ class DockerTarget:
             self.volume.fill(self.root)
             self._volume_fs.switch_to(self.volume)
             self._filled = True
-
-    def _create_network(self) -> None:
-        import docker.errors
-        from docker.types import IPAMConfig, IPAMPool
-
-        for _ in range(8):  # another drill may take the same free subnet between our look and our create
-            subnet = kit.pick_subnet(self.client, self.opts.subnet)
-            # One-shot containers get addresses from the upper half; roles keep their fixed low ones.
-            upper = list(subnet.subnets(prefixlen_diff=1))[1]
-            pool = IPAMPool(subnet=str(subnet), iprange=str(upper), gateway=str(subnet.network_address + 1))
-            try:
-                self.network = self.client.networks.create(
-                    f"spdrill-{self.drill_id}", driver="bridge", ipam=IPAMConfig(pool_configs=[pool]),
-                    labels=dict(self._labels), check_duplicate=True)
-                self.subnet = subnet
-                return
-            except docker.errors.APIError as exc:
-                if self.opts.subnet or "overlap" not in str(exc).lower():
-                    why = exc.explanation or exc
-                    raise TargetError(f"cannot create the drill network in {subnet}: {why}; set "
-                                      "[target.docker] subnet to a free IPv4 /24") from None
-                time.sleep(random.uniform(0.05, 0.3))  # another drill took it a moment ago: let it settle
-        raise TargetError("no free subnet for the drill network after 8 tries; set [target.docker] subnet")
 
     # -- what the bring-up asks ------------------------------------------------------------------------------
     def path(self, local: Path) -> str:
