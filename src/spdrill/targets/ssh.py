@@ -192,7 +192,10 @@ class SshTarget:
         log, pid, status = f"logs/{role}.log", f"pids/{role}.pid", f"pids/{role}.exit"
         if self.opts.start == "systemd":
             assert self.root is not None
-            command = f"rm -f {shlex.quote(str(self.root / status))}; {self._systemd_command(role, argv, env)}"
+            # systemd-run resolves the program with its own PATH, not the unit's: put the bindir on it.
+            path = f"PATH={shlex.quote(self.bindir)}:$PATH " if self.bindir else ""
+            command = (f"rm -f {shlex.quote(str(self.root / status))}; "
+                       f"{path}{self._systemd_command(role, argv, env)}")
         else:
             inner = f"{shlex.join(argv)}; echo $? > {status}"
             command = (f"{self._prelude(env, role)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
