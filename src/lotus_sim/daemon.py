@@ -211,7 +211,9 @@ class DaemonNode:
         return out
 
     def _sector_cache(self, w: World) -> SectorCache | None:
-        # Until the background build is done, or after a test changed the world, encode on each call.
+        # Waiting for a build under way costs less than encoding alongside it: both need the one interpreter.
+        # Without a cache (none could be built, or a test changed the world since), encode on each call.
+        self.cache_done.wait(120)
         cache = self._cache
         return cache if cache is not None and cache.fresh(w) else None
 

@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lotus_sim.address import uvarint
@@ -156,20 +157,32 @@ def _amounts(sector_size: int) -> tuple[int, int]:
     return int(_PLEDGE_32G * scale), int(_DAY_REWARD_32G * scale)
 
 
+def sector_rows(numbers: Iterable[int], seed: int, sector_size: int, head_height: int,
+                miner_id: int = 0) -> Iterator[tuple[int, str, int, int, int, int]]:
+    """(number, sealed CID, activation, expiration, initial pledge, expected day reward) of each sector.
+
+    The facts that vary per sector, as tuples from one loop: the stand-in's cache of StateMinerSectors
+    encodes a million of them, where a SectorInfo and a few calls for each would double the cost.
+    """
+    blake2b, pack, from_bytes = hashlib.blake2b, _HASH_KEY.pack, int.from_bytes
+    seed, miner_id = seed & _M64, miner_id & _M64
+    pledge, reward = _amounts(sector_size)
+    # Older sector numbers were activated earlier; all activations lie before the snapshot head.
+    oldest, latest = head_height - 200 * PROVING_PERIOD, 150 * PROVING_PERIOD
+    for n in numbers:
+        d = blake2b(pack(seed, miner_id, n), digest_size=60).digest()
+        cid = _CID_HEAD + (from_bytes(d[:52], "little") & _CID_MASK).to_bytes(52, "little").translate(_B32).decode()
+        h = from_bytes(d[52:], "little")
+        activation = max(0, oldest + min(n // 10, latest))
+        jitter = 950 + h % 101  # +/- 5 %
+        expiration = activation + SECTOR_LIFETIME + (h >> 8) % PROVING_PERIOD
+        yield n, cid, activation, expiration, pledge * jitter // 1000, reward * jitter // 1000
+
+
 def sector_values(number: int, seed: int, sector_size: int, head_height: int,
                   miner_id: int = 0) -> tuple[str, int, int, int, int]:
-    """(sealed CID, activation, expiration, initial pledge, expected day reward) of sector ``number``.
-
-    The facts that vary per sector, as one tuple: the stand-in's cache of StateMinerSectors encodes a million
-    of them, where building a SectorInfo for each would double the cost.
-    """
-    cid, h = _hash(seed, miner_id, number)
-    # Older sector numbers were activated earlier; all activations lie before the snapshot head.
-    activation = max(0, head_height - 200 * PROVING_PERIOD + min(number // 10, 150 * PROVING_PERIOD))
-    jitter = 950 + h % 101  # +/- 5 %
-    pledge, reward = _amounts(sector_size)
-    expiration = activation + SECTOR_LIFETIME + (h >> 8) % PROVING_PERIOD
-    return cid, activation, expiration, pledge * jitter // 1000, reward * jitter // 1000
+    """(sealed CID, activation, expiration, initial pledge, expected day reward) of sector ``number``."""
+    return next(sector_rows((number,), seed, sector_size, head_height, miner_id))[1:]
 
 
 def sector_info(number: int, seed: int, sector_size: int, head_height: int, miner_id: int = 0) -> SectorInfo:

@@ -100,7 +100,7 @@ class SectorCache:
         data, idx = directory / f"{key}.json", directory / f"{key}.idx"
         tmp = directory / f".{key}.{os.getpid()}.tmp"
         position = 0
-        texts = sector_texts(w, numbers)
+        texts = sector_texts(w, numbers, known_live=True)
         with tmp.open("wb") as fh:
             while batch := [t for _, t in zip(range(_BATCH), texts, strict=False)]:
                 for text in batch:

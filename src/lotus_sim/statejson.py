@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from lotus_sim.policy import STORAGE_PLEDGE_DAYS, sector_values
+from lotus_sim.policy import STORAGE_PLEDGE_DAYS, sector_rows
 from lotus_sim.rpc import JsonStream
 from lotus_sim.world import SectorInfo, World
 
@@ -82,16 +82,15 @@ _FAST_TEMPLATE = (
 )
 
 
-def sector_texts(w: World, numbers: Iterable[int]) -> Iterator[str]:
+def sector_texts(w: World, numbers: Iterable[int], known_live: bool = False) -> Iterator[str]:
     """sector_json_text of each live sector among ``numbers``, without building a SectorInfo for each."""
-    seed, size, height, miner_id, proof = w.seed, w.sector_size, w.head.height, w.miner_id, w.proofs.seal_proof
-    live = w.has_sector
-    for n in numbers:
-        if not live(n):
-            continue
-        cid, activation, expiration, pledge, reward = sector_values(n, seed, size, height, miner_id)
-        yield _FAST_TEMPLATE % (n, proof, cid, activation, expiration, pledge, reward,
-                                reward * STORAGE_PLEDGE_DAYS, activation)
+    proof = w.proofs.seal_proof
+    live = numbers if known_live else filter(w.has_sector, numbers)
+    template = _FAST_TEMPLATE
+    for n, cid, activation, expiration, pledge, reward in sector_rows(live, w.seed, w.sector_size,
+                                                                       w.head.height, w.miner_id):
+        yield template % (n, proof, cid, activation, expiration, pledge, reward, reward * STORAGE_PLEDGE_DAYS,
+                          activation)
 
 
 def sector_stream(w: World, numbers: Iterable[int]) -> JsonStream:
