@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from spdrill.errors import PlanError
 from spdrill.targets import dockerkit as kit
 from spdrill.targets.dockervolume import DrillVolume, VolumeFS
 
-from .conftest import Engine, demo_plan, without_requirements
+from .conftest import Engine, Sshd, demo_plan, unavailable, without_requirements
 from .docker_tls import TlsEngine
 
 SPDRILL = Path(sys.executable).with_name("spdrill")
@@ -184,3 +185,37 @@ def test_a_client_certificate_the_engine_does_not_trust_cannot_run(docker_tls: T
     out = res.stdout + res.stderr
     assert f"DOCKER_HOST={docker_tls.host}" in out and f"DOCKER_CERT_PATH={docker_tls.wrong_certs}" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_full_drill_through_an_ssh_docker_host(docker_engine: Engine, sshd: Sshd, sim_image: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """DOCKER_HOST=ssh://standby: the SDK runs `ssh standby docker system dial-stdio` (the docker CLI there)."""
+    from spdrill.bringup import GRAPH
+    from spdrill.drill import Drill
+    from spdrill.targets.docker import DockerTarget
+
+    if shutil.which("docker") is None:
+        unavailable("the docker CLI is not installed (Debian: docker.io); ssh:// engines need it on the remote side")
+    # ssh reads ~/.ssh/config from the passwd home, not $HOME: a wrapper hands it the test sshd's key and host key.
+    wrapper = tmp_path / "bin" / "ssh"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F none -i {sshd.client_key} -o IdentitiesOnly=yes '
+                       f'-o UserKnownHostsFile={sshd.known_hosts} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", f"ssh://{sshd.user}@127.0.0.1:{sshd.port}")
+    workdir = tmp_path / "run"
+    plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),
+                                                   "restore": "volume"}, gpu=False)
+    drill = Drill(plan, target=DockerTarget(plan.target.options, requirements=plan.standby.requirements))
+    drill.start()
+    try:
+        results = {name: drill.stage(name) for name in GRAPH}
+        failed = {n: r.detail for n, r in results.items() if not r.ok}
+        assert not failed, failed
+    finally:
+        drill.close()
+    assert _labelled(docker_engine.client, drill.id) == []
+    assert not (workdir / f"spdrill-{drill.id}").exists()

@@ -37,6 +37,8 @@ def _from_env(timeout: int, where: str) -> Any:
     import docker
     from docker.utils import kwargs_from_env
 
+    if where.startswith("ssh://"):
+        _tolerate_closed_ssh_pipe()
     kwargs = kwargs_from_env()
     if kwargs.get("tls") is None:
         return docker.from_env(timeout=timeout, use_ssh_client=where.startswith("ssh://"))
@@ -49,6 +51,30 @@ def _from_env(timeout: int, where: str) -> Any:
     client = docker.DockerClient(version=version, timeout=timeout, **kwargs)
     client.api.trust_env = False
     return client
+
+
+def _tolerate_closed_ssh_pipe() -> None:
+    """Let the SDK's ssh transport close a connection whose `docker system dial-stdio` has already ended.
+
+    After an exec's output stream the remote end hangs up first, and SSHSocket.close writes to the dead pipe:
+    every `exec_run` over ssh:// then raises BrokenPipeError after its output was read (docker/docker-py#3218,
+    open). The patched close ends the ssh process the same way, without the write that cannot succeed.
+    """
+    from docker.transport import sshconn
+
+    original = sshconn.SSHSocket.close
+    if getattr(original, "_spdrill_tolerant", False):
+        return
+
+    def close(self: Any) -> None:
+        try:
+            original(self)
+        except BrokenPipeError:
+            if self.proc is not None:
+                self.proc.terminate()
+
+    close._spdrill_tolerant = True  # type: ignore[attr-defined]
+    sshconn.SSHSocket.close = close
 
 
 def _tls_failure(exc: BaseException) -> bool:
