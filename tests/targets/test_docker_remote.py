@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +221,39 @@ def test_full_drill_through_an_ssh_docker_host(docker_engine: Engine, sshd: Sshd
         drill.close()
     assert _labelled(docker_engine.client, drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_spdrill_cleanup_reaps_the_volume_of_a_killed_volume_drill(docker_tls: TlsEngine, sim_image: str,
+                                                                   tmp_path: Path) -> None:
+    """`spdrill run` (volume mode over TLS), SIGKILLed with its standby up: `spdrill cleanup` removes everything."""
+    plan = _docker_plan(tmp_path, sim_image, restore="volume")
+    # A stand-in whose sync never ends keeps the drill waiting, with its containers up, until we kill it.
+    plan.write_text(plan.read_text().replace("[standby.env]\n", '[standby.env]\nLOTUS_SIM_NEVER_SYNC = "1"\n'))
+    env = {**os.environ, **docker_tls.env()}
+    client = kit.connect()
+    proc = subprocess.Popen([str(SPDRILL), "run", "--plan", str(plan)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    drill_ids: set[str] = set()
+    try:
+        for _ in range(600):  # bounded by tries, not by time: the miner comes up within seconds
+            found = client.containers.list(filters={"label": f"{kit.ROLE_LABEL}=miner"})
+            drill_ids = {c.labels[kit.LABEL] for c in found
+                         if c.labels.get(kit.OWNER_LABEL, "").endswith(f":{proc.pid}")}
+            if drill_ids or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert drill_ids, "the drill's miner container never came up"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    (drill_id,) = drill_ids
+    assert f"volume spdrill-{drill_id}" in _labelled(client, drill_id)  # the volume outlived the harness
+    res = subprocess.run([str(SPDRILL), "cleanup", "--workdir", str(tmp_path / "run")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"volume spdrill-{drill_id}" in res.stdout
+    assert _labelled(client, drill_id) == []
+    assert not (tmp_path / "run" / f"spdrill-{drill_id}").exists()
+    client.close()
