@@ -257,3 +257,15 @@ def test_spdrill_cleanup_reaps_the_volume_of_a_killed_volume_drill(docker_tls: T
     assert _labelled(client, drill_id) == []
     assert not (tmp_path / "run" / f"spdrill-{drill_id}").exists()
     client.close()
+
+
+def test_missing_client_certificates_name_docker_cert_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spdrill.errors import CannotRunError
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path / "no-such-folder"))
+    with pytest.raises(CannotRunError) as err:
+        kit.connect(timeout=5)
+    assert f"DOCKER_CERT_PATH={tmp_path / 'no-such-folder'}" in str(err.value)
+    assert "DOCKER_HOST=tcp://127.0.0.1:9" in str(err.value)
