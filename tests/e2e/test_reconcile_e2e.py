@@ -147,7 +147,44 @@ def test_benchmark_script_runs_on_a_small_miner(standby: Standby) -> None:
     result = subprocess.run([sys.executable, str(script), "--fixture", str(standby.fixture)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    # No timed assertion: whether the targets were met varies with the machine, but the exit code must agree
+    # with the verdicts printed.
+    assert (result.returncode == 1) == ("FAIL" in result.stdout), result.stdout
     assert "reconcile: 24 live sectors in 3 deadlines" in result.stdout
     assert "23 provable, 1 missing" not in result.stdout  # the verdict is handed in, as the bring-up does
     for figure in ("wall ", "client CPU ", "peak RSS ", "bitfield decode, RLE+ alternating (worst): "):
         assert figure in result.stdout
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "reconcile.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_benchmark_exits_1_when_a_target_is_missed(standby: Standby) -> None:
+    result = _bench("--fixture", str(standby.fixture), "--target-seconds", "0")  # no wall time is below 0 s
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "(target < 0s: FAIL)" in result.stdout
+
+
+def test_benchmark_exits_2_on_a_folder_that_is_not_a_fixture(tmp_path: Path) -> None:
+    result = _bench("--fixture", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"--fixture {tmp_path}: cannot read {tmp_path / 'fixture.json'}" in result.stderr
+    (tmp_path / "fixture.json").write_text('{"miner": "f01000"}')
+    result = _bench("--fixture", str(tmp_path))
+    assert result.returncode == 2 and "has no valid miner or snapshot.path" in result.stderr, result.stderr
+    result = _bench("--sectors", "0")
+    assert result.returncode == 2 and "--sectors 0: expected a count of 1 or more" in result.stderr
+    result = _bench("--target-seconds", "-1")
+    assert result.returncode == 2 and "--target-seconds -1.0: expected 0 or more seconds" in result.stderr
+
+
+def test_benchmark_exits_3_when_the_stand_in_cannot_import(standby: Standby, tmp_path: Path) -> None:
+    broken = tmp_path / "fixture"
+    shutil.copytree(standby.fixture, broken, symlinks=True)
+    (broken / str(standby.info["snapshot"]["path"])).write_bytes(b"\x28\xb5\x2f\xfd")  # a zstd magic, no CAR
+    result = _bench("--fixture", str(broken))
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    assert "--import-snapshot` failed: " in result.stderr and "bitfield decode" not in result.stdout
