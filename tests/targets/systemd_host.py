@@ -67,6 +67,16 @@ class SystemdHost:
         assert code == 0, f"{command!r} exited {code}: {text[-500:]}"
         return str(text)
 
+    def leftovers(self, drill_id: str, workdir: Path) -> list[str]:
+        """Units, marked processes and the drill folder of one drill, as this host itself sees them."""
+        units = self.sh(f"systemctl list-units --all --plain --no-legend 'spdrill-{drill_id}-*' | "
+                        "awk '{print \"unit \" $1}'")
+        procs = self.sh(f"for f in $(grep -lxz 'SPDRILL_DRILL={drill_id}' /proc/[0-9]*/environ 2>/dev/null); do "
+                        "p=${f#/proc/}; p=${p%/environ}; echo \"process $p $(tr '\\0' ' ' < /proc/$p/cmdline)\"; "
+                        "done; true")
+        folder = self.sh(f"ls -d {workdir}/spdrill-{drill_id} 2>/dev/null | sed 's/^/folder /'; true")
+        return [line for line in (units + procs + folder).splitlines() if line.strip()]
+
 
 def _image(client: Any) -> str:
     import docker.errors

@@ -21,16 +21,6 @@ from .systemd_host import SystemdHost, ssh_plan_file, systemd_host  # noqa: F401
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def remote_leftovers(host: SystemdHost, drill_id: str, workdir: Path) -> list[str]:
-    """Units, marked processes and the drill folder of one drill, as the systemd host itself sees them."""
-    units = host.sh(f"systemctl list-units --all --plain --no-legend {sshunits.unit_glob(drill_id)!r} | "
-                    "awk '{print \"unit \" $1}'")
-    procs = host.sh(f"grep -lx 'SPDRILL_DRILL={drill_id}' -z /proc/[0-9]*/environ 2>/dev/null "
-                    "| sed 's/^/process /'; true")
-    folder = host.sh(f"ls -d {workdir}/spdrill-{drill_id} 2>/dev/null | sed 's/^/folder /'; true")
-    return [line for line in (units + procs + folder).splitlines() if line.strip()]
-
-
 def test_full_drill_with_transient_units(systemd_host: SystemdHost, tmp_path: Path) -> None:  # noqa: F811
     workdir = tmp_path / "remote"
     plan = demo_plan(tmp_path / "demo", "ssh", systemd_host.options(workdir=str(workdir)), gpu=False)
@@ -49,7 +39,7 @@ def test_full_drill_with_transient_units(systemd_host: SystemdHost, tmp_path: Pa
     for role in ("daemon", "miner", "worker"):
         assert f"spdrill-{drill.id}-{role}.service" in running
         assert f"--- systemd journal of spdrill-{drill.id}-{role} ---" in drill.logs[role]
-    assert remote_leftovers(systemd_host, drill.id, workdir) == []
+    assert systemd_host.leftovers(drill.id, workdir) == []
 
 
 def _broken_bindir(tmp_path: Path, good: str) -> Path:

@@ -143,7 +143,7 @@ class SshTarget:
                     transport = self.conn.backend.client.get_transport()
                     self._forwards[port] = ParamikoForward(transport, port)
                 else:
-                    self._forwards[port] = SshForward(self.opts, port)
+                    self._forwards[port] = SshForward(self.opts, port, drill_id=self.drill_id)
             return "127.0.0.1", self._forwards[port].local_port
 
     def free_port(self) -> int:

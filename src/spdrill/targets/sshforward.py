@@ -3,6 +3,7 @@ direct-tcpip channel per connection for the paramiko backend."""
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+from spdrill.targets.local import MARK_ENV
 from spdrill.targets.sshconn import SshOptions, explain
 
 
@@ -22,7 +24,7 @@ def _free_local_port() -> int:
 class SshForward:
     """A local port forward to a port on the standby host, through an `ssh -N -L` child process."""
 
-    def __init__(self, opts: SshOptions, remote_port: int) -> None:
+    def __init__(self, opts: SshOptions, remote_port: int, *, drill_id: str = "") -> None:
         self.local_port = _free_local_port()
         argv = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes",
                 "-o", f"StrictHostKeyChecking={'yes' if opts.host_key_checking else 'no'}",
@@ -38,8 +40,10 @@ class SshForward:
         if opts.port:
             argv += ["-p", str(opts.port)]
         argv.append(f"{opts.user}@{opts.host}" if opts.user else opts.host)
+        # The drill mark lets `spdrill cleanup` end the forward when the harness is killed and cannot.
+        env = {**os.environ, MARK_ENV: drill_id} if drill_id else None
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + opts.connect_timeout
         while time.monotonic() < deadline and self.proc.poll() is None and not self._listening():
             time.sleep(0.05)

@@ -9,12 +9,15 @@ SPDRILL_DRILL=<id>) and units (`spdrill-<id>-*`) are touched, so drills still ru
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
 from spdrill.errors import CannotRunError, DrillError
+from spdrill.reaper import drill_processes
 from spdrill.snapshots.cleanup import owner_alive
 from spdrill.targets import sshconn, sshunits
 from spdrill.targets.local import MARK_ENV
@@ -58,6 +61,12 @@ def sweep(conn: Any, opts: sshconn.SshOptions, *, drill_id: str | None) -> list[
     for did in sorted(d for d in stale if _ID.match(d)):
         res = sshconn.run(conn, _reap_command(opts.workdir, did), timeout=120, where=where)
         removed += [f"{where}: {line} (drill {did})" for line in res.stdout.splitlines() if line.strip()]
+    # The killed harness's `ssh -N -L` forwards, on this host, carry the same mark.
+    for pid, did in drill_processes().items():
+        if did in stale:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                removed.append(f"process {pid} (drill {did})")
     return removed
 
 
