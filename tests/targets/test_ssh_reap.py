@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from spdrill.demo import make_demo_plan
+from spdrill.plan import load_plan
+from spdrill.targets.ssh import SshTarget
 
 from .conftest import Sshd, drill_leftovers
 from .systemd_host import SystemdHost, ssh_plan_file, systemd_host  # noqa: F401 - the fixture
@@ -126,12 +128,33 @@ def test_cleanup_reaps_a_killed_drill_on_the_ssh_host(sshd: Sshd, tmp_path: Path
     workdir = tmp_path / "remote"
     plan = _plan(tmp_path, sshd.options(workdir=str(workdir), restore="remote"))
 
+    _kill_mid_drill_then_cleanup(plan, tmp_path, _this_host(workdir))
+
+
+def _this_host(workdir: Path) -> Leftovers:
     def leftovers(drill_id: str) -> list[str]:
         # the standby host is this host: the drill's marked processes (standby and ssh forwards), its folder
         folder = workdir / f"spdrill-{drill_id}"
         return drill_leftovers(drill_id) + ([f"folder {folder}"] if folder.exists() else [])
 
-    _kill_mid_drill_then_cleanup(plan, tmp_path, leftovers)
+    return leftovers
+
+
+def test_the_next_drill_on_the_host_sweeps_a_killed_one(sshd: Sshd, tmp_path: Path) -> None:
+    workdir = tmp_path / "remote"
+    plan = _plan(tmp_path, sshd.options(workdir=str(workdir), restore="remote"))
+    leftovers = _this_host(workdir)
+    with harness(plan, tmp_path / "killed") as (killed, killed_id):
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+        assert leftovers(killed_id)
+        target = SshTarget(load_plan(plan).target.options)
+        target.open("20261126T000000Z-sweeps")
+        try:
+            assert any(f"(drill {killed_id})" in line for line in target.reaped), target.reaped
+            assert leftovers(killed_id) == []
+        finally:
+            target.close()
 
 
 def test_cleanup_reaps_a_killed_drills_units(systemd_host: SystemdHost, tmp_path: Path) -> None:  # noqa: F811
