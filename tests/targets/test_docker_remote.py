@@ -24,13 +24,13 @@ from .docker_tls import TlsEngine
 SPDRILL = Path(sys.executable).with_name("spdrill")
 
 
-def test_restore_option_takes_harness_or_volume() -> None:
-    assert kit.parse_options({"restore": "volume"}).restore == "volume"
-    assert kit.parse_options({"restore": "harness"}).restore == "harness"
+def test_restore_option_takes_harness_volume_or_remote() -> None:
+    for mode in ("harness", "volume", "remote"):
+        assert kit.parse_options({"restore": mode}).restore == mode
     with pytest.raises(PlanError) as err:
         kit.parse_options({"restore": "rsync"})
     assert err.value.field == "target.docker.restore"
-    assert '"harness"' in str(err.value) and '"volume"' in str(err.value)
+    assert all(f'"{m}"' in str(err.value) for m in ("harness", "volume", "remote"))
 
 
 @pytest.mark.parametrize("host", ["tcp://10.1.2.3:2376", "ssh://sp@gpu-host", "tcp://127.0.0.1:2376"])
@@ -38,7 +38,7 @@ def test_an_engine_that_may_be_elsewhere_needs_a_restore_choice(host: str) -> No
     with pytest.raises(PlanError) as err:
         kit.restore_mode(kit.parse_options({}), host)
     assert err.value.field == "target.docker.restore"
-    assert host in str(err.value) and '"volume"' in str(err.value)
+    assert host in str(err.value) and '"volume"' in str(err.value) and '"remote"' in str(err.value)
     assert kit.restore_mode(kit.parse_options({"restore": "volume"}), host) == "volume"
     assert kit.restore_mode(kit.parse_options({"restore": "harness"}), host) == "harness"
 
@@ -269,3 +269,39 @@ def test_missing_client_certificates_name_docker_cert_path(tmp_path: Path, monke
         kit.connect(timeout=5)
     assert f"DOCKER_CERT_PATH={tmp_path / 'no-such-folder'}" in str(err.value)
     assert "DOCKER_HOST=tcp://127.0.0.1:9" in str(err.value)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_full_drill_restoring_on_the_engines_host(docker_tls: TlsEngine, sim_image: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """restore = "remote": the source's commands run on the engine's host (the engine's record of its execs)."""
+    from spdrill.bringup import GRAPH
+    from spdrill.drill import Drill
+    from spdrill.targets.docker import DockerTarget
+
+    for key, value in docker_tls.env().items():
+        monkeypatch.setenv(key, value)
+    workdir = tmp_path / "run"
+    plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),
+                                                   "restore": "remote"}, gpu=False)
+    source = str(plan.restore.sources[0].table["path"])
+    client = kit.connect()
+    drill = Drill(plan, target=DockerTarget(plan.target.options, requirements=plan.standby.requirements))
+    started = time.time()
+    drill.start()
+    try:
+        results = {name: drill.stage(name) for name in GRAPH}
+        failed = {n: r.detail for n, r in results.items() if not r.ok}
+        assert not failed, failed
+    finally:
+        drill.close()
+    events = client.events(since=int(started) - 1, until=int(time.time()) + 1, decode=True,
+                           filters={"type": "container", "event": "exec_create",
+                                    "label": f"{kit.LABEL}={drill.id}"})
+    on_host = [e["Action"] for e in events
+               if e["Actor"]["Attributes"].get(kit.ROLE_LABEL) == "host-helper" and source in e["Action"]]
+    assert any("chroot /host" in a for a in on_host), on_host  # the restore point was read on the engine's host
+    assert _labelled(client, drill.id) == []
+    assert not (workdir / f"spdrill-{drill.id}").exists()
+    client.close()

@@ -22,9 +22,10 @@ from spdrill.errors import TargetError
 from spdrill.plan import Requirements
 from spdrill.targets import dockerkit as kit
 from spdrill.targets.base import CommandResult
+from spdrill.targets.dockerhost import HostHelper, LateRunner, make_root, remove_root
 from spdrill.targets.dockervolume import DrillVolume, VolumeFS
 from spdrill.targets.local import MARK_ENV
-from spdrill.workfs import LocalFS, WorkFS
+from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 reap = kit.reap
 STOP_GRACE_S = 10
@@ -45,6 +46,7 @@ class DockerTarget:
         self.opts = kit.parse_options(options)
         self.mode = kit.restore_mode(self.opts)
         self.volume: DrillVolume | None = None
+        self.host_helper: HostHelper | None = None
         self._volume_fs = VolumeFS()
         self._filled = False
         # bindir names a folder on the harness host; containers take their programs from the image.
@@ -73,14 +75,19 @@ class DockerTarget:
         self._labels = {kit.LABEL: drill_id, kit.OWNER_LABEL: owner_tag()}
         for image in sorted({self.opts.image_for(r) for r in kit.ROLES}):
             kit.ensure_image(self.client, image, self.opts.pull)
-        try:
-            root = self.workdir / f"spdrill-{drill_id}"
-            (root / "logs").mkdir(parents=True)
-            (root / "home").mkdir()
-        except OSError as exc:
-            raise TargetError(f"cannot create the drill folder under {self.workdir}: {exc.strerror}; set "
-                              "[target.docker] workdir to a writable folder") from None
-        write_owner(root, drill_id)
+        root = self.workdir / f"spdrill-{drill_id}"
+        if self.mode == "remote":  # the folder and its workspaces live on the engine's host
+            self.host_helper = HostHelper(self.client, self._labels, self.opts.image_for("daemon"))
+            self.host_helper.start()
+            make_root(self.host_helper, root, f"{drill_id}\n{owner_tag()}\n")
+        else:
+            try:
+                (root / "logs").mkdir(parents=True)
+                (root / "home").mkdir()
+            except OSError as exc:
+                raise TargetError(f"cannot create the drill folder under {self.workdir}: {exc.strerror}; set "
+                                  "[target.docker] workdir to a writable folder") from None
+            write_owner(root, drill_id)
         self.root = root
         self.network, self.subnet = kit.create_network(self.client, drill_id, self._labels, self.opts.subnet)
         if self.mode == "volume":
@@ -90,8 +97,14 @@ class DockerTarget:
         return root
 
     def workfs(self) -> WorkFS:
-        """The drill folder's files: the volume's once it is filled in `restore = "volume"` mode, else here."""
+        """The drill folder's files: the volume's once filled (`volume`), the engine host's (`remote`), or here."""
+        if self.mode == "remote":
+            return RunnerFS(self.source_runner() or LateRunner(lambda: None), "the Docker engine's host")
         return self._volume_fs if self.mode == "volume" else LocalFS()
+
+    def source_runner(self) -> LateRunner | None:
+        """Restore-point sources run on the engine's host in `restore = "remote"` mode (its own snapshots)."""
+        return LateRunner(lambda: self.host_helper) if self.mode == "remote" else None
 
     def publish_workspace(self) -> None:
         """Copy the restored staging folder into the drill volume (once; a no-op when the folder is bind-mounted).
@@ -168,7 +181,10 @@ class DockerTarget:
         return kwargs
 
     def _user(self) -> str:
-        return self.opts.user or f"{os.getuid()}:{os.getgid()}"  # files in the mount stay the harness's
+        if self.opts.user:
+            return self.opts.user
+        # Files in a folder of this host stay the harness's; on the engine's host the helper made them as root.
+        return "0:0" if self.mode == "remote" else f"{os.getuid()}:{os.getgid()}"
 
     def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
         import docker.errors
@@ -285,10 +301,13 @@ class DockerTarget:
             return
         self.stop_processes()
         self.logs()
+        if self.host_helper is not None and self.root is not None:
+            remove_root(self.host_helper, self.root)  # before the reap removes the helper
+        self.host_helper = None
         if self.drill_id:
             kit.reap(self.drill_id)
         self._containers.clear()
-        if self.root is not None and self.root.exists():
+        if self.root is not None and self.mode != "remote" and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
         self.volume = None

@@ -14,8 +14,9 @@ from spdrill.plan import SIZE_FORM, parse_size
 DEFAULT_IMAGE = "filecoin/lotus-all-in-one:stable"
 ROLES = ("daemon", "miner", "worker")
 # Where the drill folder lives: "harness" bind-mounts a folder of this host (the engine must see it),
-# "volume" copies the restored folder into a labelled named volume through the engine API.
-RESTORE_MODES = ("harness", "volume")
+# "volume" copies the restored folder into a labelled named volume through the engine API, "remote" restores
+# on the engine's host (its own snapshots) through a privileged helper and bind-mounts the folder there.
+RESTORE_MODES = ("harness", "volume", "remote")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def parse_options(options: Mapping[str, Any]) -> DockerOptions:
     if out.get("pull", "missing") not in ("missing", "never", "always"):
         raise _fail("pull", f'expected "missing", "never" or "always", found {out["pull"]!r}')
     if out.get("restore", "harness") not in RESTORE_MODES:
-        raise _fail("restore", f'expected "harness" (bind-mount a folder of this host) or "volume" (copy the '
-                    f'restored folder into a Docker volume through the engine), found {out["restore"]!r}')
+        raise _fail("restore", f'expected "harness" (bind-mount a folder of this host), "volume" (copy the '
+                    'restored folder into a Docker volume through the engine) or "remote" (restore on the '
+                    f'engine\'s host from its own snapshots), found {out["restore"]!r}')
     if out.get("subnet"):
         try:
             net = ipaddress.ip_network(out["subnet"])
@@ -120,7 +122,8 @@ def restore_mode(opts: DockerOptions, docker_host: str | None = None) -> str:
     if engine_is_local(where):
         return "harness"
     raise _fail("restore", f"DOCKER_HOST={where} may be another host, which cannot see a drill folder of this "
-                'one; set [target.docker] restore = "volume" (copy the restore into a Docker volume) or '
-                '"harness" (only when the engine shares this host\'s files)')
+                'one; set [target.docker] restore = "volume" (copy the restore into a Docker volume), "remote" '
+                '(the restore points are on the engine\'s host) or "harness" (only when the engine shares this '
+                "host's files)")
 
 
