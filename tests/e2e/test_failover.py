@@ -130,3 +130,28 @@ def test_failed_init_restore_names_the_half_initialised_repo_and_teardown_remove
     assert "half-initialised" in run.check("test_miner_repo_made_by_init_restore")["message"]
     assert "failover_change_peer_id_cid" not in run.record["facts"]
     # the sim_drill fixture asserts the drill folder (the half-initialised repo with it) is gone
+
+
+@pytest.mark.expects_mpool_push
+def test_miner_config_is_read_back_after_init_restore(sim_drill: Callable[..., SimDrill], tmp_path: Path) -> None:
+    """A Lotus whose init restore drops [Subsystems] from --config: the standby must not start mining."""
+    sim = sim_drill()
+    import_worker_key(sim)
+    real = next(line.split('"')[1] for line in sim.plan.read_text().splitlines() if line.startswith("bindir"))
+    bindir = tmp_path / "lotus-dropping-subsystems"
+    bindir.mkdir()
+    for name in ("lotus", "lotus-worker"):
+        (bindir / name).symlink_to(Path(real) / name)
+    wrapper = bindir / "lotus-miner"
+    wrapper.write_text(f'#!/bin/sh\n"{real}/lotus-miner" "$@" || exit $?\nif [ "$1 $2" = "init restore" ]; then\n'
+                       '  sed -i "s/DisableWinningPoSt = true/DisableWinningPoSt = false/" '
+                       '"$LOTUS_MINER_PATH/config.toml"\nfi\n')
+    wrapper.chmod(0o755)
+    sim.edit_plan(f'bindir = "{real}"', f'bindir = "{bindir}"')
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 1, run.stdout + run.stderr
+    phases = {p["name"]: p for p in run.record["phases"]}
+    assert phases["init-restore"]["outcome"] == "failed"
+    assert "DisableWinningPoSt = False, need true" in phases["init-restore"]["detail"]
+    assert phases["start-miner"]["outcome"] == "blocked"
+    assert run.record["facts"]["failover_change_peer_id_cid"]  # the message went out all the same: on record
