@@ -155,3 +155,23 @@ def test_miner_config_is_read_back_after_init_restore(sim_drill: Callable[..., S
     assert "DisableWinningPoSt = False, need true" in phases["init-restore"]["detail"]
     assert phases["start-miner"]["outcome"] == "blocked"
     assert run.record["facts"]["failover_change_peer_id_cid"]  # the message went out all the same: on record
+
+
+@pytest.mark.parametrize(("fixture_args", "plan_edit", "needle"), [
+    (("--fault", "wrong-actor"), None, "is of miner f02000, not the confirmed actor f01000"),
+    (("--fault", "corrupt-backup"), None, "is not usable"),
+    ((), ("[target]", '[restore.layout]\nminer_backup = "none/*.cbor"\n\n[target]'), "no metadata backup matching"),
+])
+def test_unusable_backup_is_refused_before_init_restore(sim_drill: Callable[..., SimDrill],
+                                                        fixture_args: tuple[str, ...],
+                                                        plan_edit: tuple[str, str] | None, needle: str) -> None:
+    sim = sim_drill(fixture_args=fixture_args)
+    if plan_edit:
+        sim.edit_plan(*plan_edit)
+    import_worker_key(sim)
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 1, run.stdout + run.stderr
+    phases = {p["name"]: p for p in run.record["phases"]}
+    assert phases["init-restore"]["outcome"] == "failed" and needle in phases["init-restore"]["detail"]
+    assert "init restore was not run" in phases["init-restore"]["detail"]
+    assert pushes(sim) == []
