@@ -84,7 +84,9 @@ def _encode_sectors(repo: Path) -> None:
 
     world = _load_world(_chain_dir(repo) / "snapshot.car")
     if world is not None:
-        SectorCache.open(world, cache_dir(repo))
+        # Forking pays off only for big miners; this process has no threads, so forking is safe here.
+        workers = (os.cpu_count() or 1) if world.sector_count() >= 100_000 else 1
+        SectorCache.load(world, cache_dir(repo)) or SectorCache.build(world, cache_dir(repo), workers)
 
 
 def _exit_mid_sync(sync: ChainSync) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import shutil
 import sys
 from array import array
 from collections.abc import Iterable, Iterator
@@ -60,6 +61,40 @@ def filter_runs(runs: Iterable[int]) -> Iterator[tuple[int, int]]:
         is_set = not is_set
 
 
+def _encode(w: World, numbers: array[int], path: Path) -> array[int]:
+    """Write the records of ``numbers`` (live, sorted) to ``path``; return where each record ends in it."""
+    ends = array("Q")
+    position = 0
+    texts = sector_texts(w, numbers, known_live=True)
+    with path.open("wb") as fh:
+        while batch := [t for _, t in zip(range(_BATCH), texts, strict=False)]:
+            for text in batch:
+                position += len(text) + 1  # ASCII: characters are bytes
+                ends.append(position)
+            fh.write((",".join(batch) + ",").encode("ascii"))
+    return ends
+
+
+def _fork(w: World, numbers: array[int], path: Path) -> int:
+    """Encode ``numbers`` into ``path`` (and their ends into ``path.ends``) in a child process; its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        path.with_name(path.name + ".ends").write_bytes(_encode(w, numbers, path).tobytes())
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - a child must never return into the parent's code
+        print(f"lotus-sim: encoding sectors into {path}: {exc!r}", file=sys.stderr)
+    finally:
+        os._exit(code)
+
+
+def _reap(pid: int) -> int:
+    """Wait for a child; its exit code (non-zero when it failed or was killed)."""
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
 class SectorCache:
     """The encoded SectorOnChainInfo list of one world, and where each record lies in its file."""
 
@@ -91,33 +126,56 @@ class SectorCache:
         return cls(key, data, numbers, offsets)
 
     @classmethod
-    def build(cls, w: World, directory: Path) -> SectorCache:
-        """Encode every live sector of ``w`` into ``directory``, replacing the files of other worlds."""
+    def build(cls, w: World, directory: Path, workers: int = 1) -> SectorCache:
+        """Encode every live sector of ``w`` into ``directory``, replacing the files of other worlds.
+
+        ``workers`` > 1 forks that many processes, each encoding a slice: only for a process without threads
+        (``lotus daemon --import-snapshot``), as forking a threaded one is unsafe.
+        """
         key = world_key(w)
         directory.mkdir(parents=True, exist_ok=True)
         numbers = w.all_sectors()
-        offsets = array("Q", [0])
         data, idx = directory / f"{key}.json", directory / f"{key}.idx"
         tmp = directory / f".{key}.{os.getpid()}.tmp"
-        position = 0
-        texts = sector_texts(w, numbers, known_live=True)
-        with tmp.open("wb") as fh:
-            while batch := [t for _, t in zip(range(_BATCH), texts, strict=False)]:
-                for text in batch:
-                    position += len(text) + 1  # ASCII: characters are bytes
-                    offsets.append(position)
-                fh.write((",".join(batch) + ",").encode("ascii"))
-        stored = array("Q", offsets)
-        if sys.byteorder != "little":
-            stored.byteswap()
-        idx_tmp = tmp.with_suffix(".idx")
-        idx_tmp.write_bytes(stored.tobytes())
-        # The index first: load() wants both, and checks the index against the data file's size.
-        idx_tmp.replace(idx)
-        tmp.replace(data)
-        for old in directory.iterdir():
-            if old.name not in (data.name, idx.name):
-                old.unlink(missing_ok=True)
+        count = max(1, min(workers, len(numbers)))
+        bounds = [len(numbers) * i // count for i in range(count + 1)]
+        parts = [tmp.with_name(f"{tmp.name}.{i}") for i in range(count)]
+        children: dict[int, int] = {}  # pid -> slice, until reaped
+        try:
+            for i in range(1, count):
+                children[_fork(w, numbers[bounds[i] : bounds[i + 1]], parts[i])] = i
+            ends = _encode(w, numbers[bounds[0] : bounds[1]], tmp)
+            failed = []
+            for pid, i in list(children.items()):
+                del children[pid]
+                if _reap(pid):
+                    failed.append(i)
+            if failed:
+                raise OSError(f"encoding sectors: worker(s) {failed} of {count} failed; see their messages above")
+            with tmp.open("ab") as out:
+                for part in parts[1:]:
+                    base = out.tell()
+                    with part.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    part_ends = array("Q")
+                    part_ends.frombytes(part.with_name(part.name + ".ends").read_bytes())
+                    ends.extend(e + base for e in part_ends)
+            offsets = array("Q", [0])
+            offsets.extend(ends)
+            stored = array("Q", offsets)
+            if sys.byteorder != "little":
+                stored.byteswap()
+            idx_tmp = tmp.with_suffix(".idx")
+            idx_tmp.write_bytes(stored.tobytes())
+            # The index first: load() wants both, and checks the index against the data file's size.
+            idx_tmp.replace(idx)
+            tmp.replace(data)
+        finally:
+            for pid in children:  # the parent failed first: no child may outlive the build
+                _reap(pid)
+            for old in directory.iterdir():
+                if old.name not in (data.name, idx.name):
+                    old.unlink(missing_ok=True)
         return cls(key, data, numbers, offsets)
 
     def fresh(self, w: World) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,44 @@ def test_import_encodes_the_sectors_and_the_daemon_serves_them(stand: Stand) -> 
     assert json.dumps(everything, separators=(",", ":")).encode() == _expected(w, list(w.all_sectors()))
     picked = api.call("StateMinerSectors", stand.info["miner"], [1, 2, 3, 1], [])
     assert [s["SectorNumber"] for s in picked] == [1, 2, 6]
+
+
+def test_a_build_in_several_processes_writes_the_same_files(tmp_path: Path) -> None:
+    w = _world(sectors=200)
+    one = SectorCache.build(w, tmp_path / "one")
+    three = SectorCache.build(w, tmp_path / "three", workers=3)
+    assert three.data.read_bytes() == one.data.read_bytes() and three.offsets == one.offsets
+    assert (tmp_path / "three" / f"{three.key}.idx").read_bytes() == (tmp_path / "one" / f"{one.key}.idx").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "three").iterdir()) == [f"{three.key}.idx", f"{three.key}.json"]
+
+
+@pytest.mark.parametrize("parent", [False, True], ids=["children fail", "parent fails"])
+def test_a_failed_slice_fails_the_build_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           parent: bool) -> None:
+    from lotus_sim import sectorcache
+
+    real = sectorcache.sector_texts
+
+    def broken(w: World, numbers: Any, known_live: bool = False) -> Any:
+        if (numbers[0] == 0) == parent:  # the parent encodes the first slice, the children the others
+            raise ValueError("planted")
+        return real(w, numbers, known_live)
+
+    forked: list[int] = []
+
+    def fork() -> int:
+        pid = real_fork()
+        forked.append(pid)
+        return pid
+
+    real_fork = os.fork
+    monkeypatch.setattr(sectorcache, "sector_texts", broken)
+    monkeypatch.setattr(os, "fork", fork)
+    expected = (ValueError, "planted") if parent else (OSError, r"worker\(s\) \[1, 2\] of 3 failed")
+    with pytest.raises(expected[0], match=expected[1]):
+        SectorCache.build(_world(sectors=200), tmp_path, workers=3)
+    assert list(tmp_path.iterdir()) == []
+    assert len(forked) == 2
+    for pid in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped by the build: no zombie left
