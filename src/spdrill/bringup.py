@@ -357,7 +357,7 @@ class BringUp:
         res = self.target.run(argv, env=env, timeout=timeout)
         output = res.stdout + "\n" + res.stderr
         cid = failover.outcome(res.returncode, output, self.target.path(repo), _tail(output))
-        note.facts.update({"change_peer_id_cid": cid, "repo": self.target.path(repo)})
+        note.facts.update({"change_peer_id_cid": cid, "repo": self.target.path(repo), "nosync": self.failover.nosync})
         self.journal.fact(failover.CID_FACT, cid)
         # The repo init restore wrote is the one lotus-miner runs from: read its fence back before it starts.
         verdict = fence.verify_config_fence(repo / "config.toml", dict(self.plan.standby.env), self.fs)

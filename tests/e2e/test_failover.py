@@ -52,6 +52,7 @@ def test_failover_pushes_exactly_one_change_peer_id_and_records_its_cid(
     assert rec["facts"]["mode"] == "failover" and cid.startswith("b")
     phases = {p["name"]: p for p in rec["phases"]}
     assert phases["init-restore"]["outcome"] == "ok" and phases["init-restore"]["start"] >= phases["fence"]["end"]
+    assert phases["init-restore"]["after"] == ["fence", "sync"] and phases["init-restore"]["facts"]["nosync"] is False
     assert phases["start-miner"]["start"] >= phases["init-restore"]["end"]
     assert run.check("test_miner_repo_made_by_init_restore")["passed"]
     # the mpool guard: exactly one message, ChangePeerID to the actor, from the worker address
@@ -175,3 +176,14 @@ def test_unusable_backup_is_refused_before_init_restore(sim_drill: Callable[...,
     assert phases["init-restore"]["outcome"] == "failed" and needle in phases["init-restore"]["detail"]
     assert "init restore was not run" in phases["init-restore"]["detail"]
     assert pushes(sim) == []
+
+
+@pytest.mark.expects_mpool_push
+def test_plan_nosync_runs_init_restore_without_waiting_for_sync(sim_drill: Callable[..., SimDrill]) -> None:
+    sim = sim_drill()
+    sim.edit_plan("[target]", "[failover]\nnosync = true\n\n[target]")
+    import_worker_key(sim)
+    run = sim.run("--failover", "--confirm-failover", "f01000")
+    assert run.rc == 0, run.stdout + run.stderr
+    init = next(p for p in run.record["phases"] if p["name"] == "init-restore")
+    assert init["after"] == ["fence"] and init["facts"]["nosync"] is True
