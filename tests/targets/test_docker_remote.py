@@ -305,3 +305,47 @@ def test_full_drill_restoring_on_the_engines_host(docker_tls: TlsEngine, sim_ima
     assert _labelled(client, drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
     client.close()
+
+
+def _owned_by(client: Any, pid: int) -> list[str]:
+    mine = [c.name for c in client.containers.list(all=True, filters={"label": kit.LABEL})
+            if c.labels.get(kit.OWNER_LABEL, "").endswith(f":{pid}")]
+    return mine + [n.name for n in client.networks.list(filters={"label": kit.LABEL})
+                   if (n.attrs.get("Labels") or {}).get(kit.OWNER_LABEL, "").endswith(f":{pid}")]
+
+
+@pytest.mark.integration
+def test_harness_restore_on_an_engine_that_sees_the_folder_opens(docker_tls: TlsEngine, sim_image: str,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from spdrill.targets.docker import DockerTarget
+
+    for key, value in docker_tls.env().items():
+        monkeypatch.setenv(key, value)
+    target = DockerTarget({"image": sim_image, "workdir": str(tmp_path / "run"), "restore": "harness"})
+    try:
+        root = target.open(f"seen{os.getpid()}")
+        assert root.is_dir()
+    finally:
+        target.close()
+    client = kit.connect()
+    assert _labelled(client, f"seen{os.getpid()}") == []
+
+
+@pytest.mark.integration
+def test_harness_restore_on_an_engine_that_cannot_see_the_folder_cannot_run(docker_tls: TlsEngine,
+                                                                            sim_image: str, tmp_path: Path) -> None:
+    """The harness in its own mount namespace, its workdir a tmpfs there: the engine sees another folder."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        unavailable("unshare (util-linux) as root is needed to hide the workdir from the engine")
+    plan = _docker_plan(tmp_path, sim_image, restore="harness")
+    (tmp_path / "run").mkdir()
+    env = {**os.environ, **docker_tls.env()}
+    script = f"mount -t tmpfs none {tmp_path / 'run'} && exec {SPDRILL} run --plan {plan}"
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 3, out + err
+    assert 'restore = "volume"' in out + err and "does not see the drill folder" in out + err
+    assert "Traceback" not in out + err
+    assert _owned_by(kit.connect(), proc.pid) == []

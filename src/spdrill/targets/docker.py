@@ -20,9 +20,11 @@ from typing import Any
 
 from spdrill.errors import TargetError
 from spdrill.plan import Requirements
+from spdrill.targets import dockerexec as dexec
 from spdrill.targets import dockerkit as kit
 from spdrill.targets.base import CommandResult
 from spdrill.targets.dockerhost import HostHelper, LateRunner, make_root, remove_root
+from spdrill.targets.dockeroptions import engine_is_local
 from spdrill.targets.dockervolume import DrillVolume, VolumeFS
 from spdrill.targets.local import MARK_ENV
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
@@ -89,6 +91,9 @@ class DockerTarget:
                                   "[target.docker] workdir to a writable folder") from None
             write_owner(root, drill_id)
         self.root = root
+        if self.mode == "harness" and not engine_is_local(os.environ.get("DOCKER_HOST", "")):
+            dexec.require_visible(self.client, self.opts.image_for("daemon"), root, drill_id, self._labels,
+                                  self._user())
         self.network, self.subnet = kit.create_network(self.client, drill_id, self._labels, self.opts.subnet)
         if self.mode == "volume":
             self.volume = DrillVolume(self.client, drill_id, self._labels, self.opts.image_for("daemon"),
@@ -219,37 +224,12 @@ class DockerTarget:
 
     def _exec(self, container: Any, argv: Sequence[str], env: Mapping[str, str],
               timeout: float) -> CommandResult:
-        # exec has no timeout of its own: coreutils `timeout` ends the command (124) and we report it.
-        wrapped = ["timeout", "-k", "5", str(max(1, int(timeout))), *argv]
-        code, (out, err) = container.exec_run(wrapped, environment=self._env(env), demux=True,
-                                              workdir=self.path(self.root) if self.root else None)
-        if code == 124:
-            raise TargetError(f"{' '.join(argv[:2])}: no answer within {timeout:.0f}s")
-        return CommandResult(tuple(argv), int(code), (out or b"").decode(errors="replace"),
-                             (err or b"").decode(errors="replace"))
+        return dexec.exec_in(container, argv, self._env(env), self.path(self.root) if self.root else None, timeout)
 
     def _oneshot(self, role: str, argv: Sequence[str], env: Mapping[str, str],
                  timeout: float) -> CommandResult:
-        import docker.errors
-        import requests.exceptions
-
-        try:
-            c = self.client.containers.run(self.opts.image_for(role), list(argv), environment=self._env(env),
-                                           **self._common(f"{role}-oneshot"))
-        except docker.errors.APIError as exc:
-            raise TargetError(f"cannot run `{argv[0]}` in {self.opts.image_for(role)}: "
-                              f"{exc.explanation or exc}") from None
-        try:
-            try:
-                status = c.wait(timeout=timeout)
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                raise TargetError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}: no answer within "
-                                  f"{timeout:.0f}s") from None
-            out = c.logs(stdout=True, stderr=False).decode(errors="replace")
-            err = c.logs(stdout=False, stderr=True).decode(errors="replace")
-            return CommandResult(tuple(argv), int(status.get("StatusCode", -1)), out, err)
-        finally:
-            c.remove(force=True)
+        return dexec.oneshot(self.client, self.opts.image_for(role), argv, self._env(env),
+                             self._common(f"{role}-oneshot"), timeout)
 
     def exit_code(self, role: str) -> int | None:
         import docker.errors
