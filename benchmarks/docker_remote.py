@@ -3,9 +3,10 @@
 `harness`: DOCKER_HOST unset, the drill folder bind-mounted (today's default). `volume`: DOCKER_HOST =
 tcp://127.0.0.1:<port> through a TLS front with client certificates (socat, as in the tests), restore =
 "volume": the restored folder is streamed into a named volume through the engine API inside the restore
-phase, and every later file read or write goes through `docker exec`. Prints RTO and the restore phase
-(median of --runs) and /proc/loadavg before and after. Needs root, Debian's docker.io and socat; a Docker
-engine is started when none answers (and stopped after).
+phase, and every later file read or write goes through `docker exec`. `remote`: the same TLS engine, the
+restore run on the engine's host by a helper container (`chroot` into its `/`), the folder bind-mounted
+there. Prints RTO and the restore phase (median of --runs) and /proc/loadavg before and after. Needs root,
+Debian's docker.io and socat; a Docker engine is started when none answers (and stopped after).
 
 Usage: .venv/bin/python benchmarks/docker_remote.py [--runs 3] [--sectors 64]
 """
@@ -101,8 +102,9 @@ def main() -> int:
             modes: list[tuple[str, str, dict[str, str]]] = [("harness (unix)", "harness", {})]
             if isinstance(front, TlsEngine):
                 modes.append(("volume (tcp+TLS)", "volume", front.env()))
+                modes.append(("remote (tcp+TLS)", "remote", front.env()))
             else:
-                rows["volume (tcp+TLS)"] = f"not measured: {front}"
+                rows["volume (tcp+TLS)"] = rows["remote (tcp+TLS)"] = f"not measured: {front}"
             for label, mode, env in modes:
                 samples = []
                 try:
