@@ -72,3 +72,21 @@ def test_a_unit_failing_at_start_names_its_role_and_fails_the_drill(systemd_host
     listed = systemd_host.sh(f"ls {workdir}; true")
     assert "spdrill-" not in listed
     assert systemd_host.sh("systemctl list-units --all --plain --no-legend 'spdrill-*'; true").strip() == ""
+
+
+def test_a_role_ignoring_sigterm_is_killed_after_the_grace(systemd_host: SystemdHost,  # noqa: F811
+                                                           tmp_path: Path) -> None:
+    # systemd's own stop timeout (90 s) is longer than the harness waits for `systemctl stop`: without the
+    # unit's TimeoutStopSec the unit would still be stopping, with its process, when the drill ends.
+    target = SshTarget(systemd_host.options(workdir=str(tmp_path / "remote")))
+    drill_id = "20261126T000000Z-stubborn"
+    target.open(drill_id)
+    try:
+        target.spawn("daemon", ["sh", "-c", "trap '' TERM; echo up; exec sleep 1000"], env={}, port=0)
+        assert target.exit_code("daemon") is None
+        target.stop_processes()
+        assert target.exit_code("daemon") == 128 + 9  # SIGKILLed by systemd after TimeoutStopSec
+        assert systemd_host.sh(f"systemctl list-units --all --plain --no-legend 'spdrill-{drill_id}-*'") == ""
+    finally:
+        target.close()
+    assert systemd_host.leftovers(drill_id, tmp_path / "remote") == []
