@@ -86,7 +86,11 @@ def _encode_sectors(repo: Path) -> None:
     if world is not None:
         # Forking pays off only for big miners; this process has no threads, so forking is safe here.
         workers = (os.cpu_count() or 1) if world.sector_count() >= 100_000 else 1
-        SectorCache.load(world, cache_dir(repo)) or SectorCache.build(world, cache_dir(repo), workers)
+        try:
+            SectorCache.load(world, cache_dir(repo)) or SectorCache.build(world, cache_dir(repo), workers)
+        except OSError as exc:  # only slower without it: the import itself succeeded
+            print(f"lotus-sim: encoding the miner's sectors in {cache_dir(repo)} failed ({exc}); the daemon "
+                  "answers StateMinerSectors without it", file=sys.stderr)
 
 
 def _exit_mid_sync(sync: ChainSync) -> None:

@@ -220,3 +220,16 @@ def test_a_failed_slice_fails_the_build_and_leaves_nothing(tmp_path: Path, monke
     for pid in forked:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped by the build: no zombie left
+
+
+def test_without_a_writable_cache_the_import_succeeds_and_answers_stay_right(stand: Stand) -> None:
+    blocker = stand.lotus_repo / "datastore" / "sim-sectors"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")  # neither the import nor the daemon can write the cache
+    result = stand.import_snapshot()
+    assert result.returncode == 0 and "encoding the miner's sectors in" in result.stderr, result.stderr
+    stand.start_daemon()
+    w = World.from_car(stand.snapshot)
+    everything = stand.daemon().call("StateMinerSectors", stand.info["miner"], None, [])
+    assert json.dumps(everything, separators=(",", ":")).encode() == _expected(w, list(w.all_sectors()))
+    assert blocker.read_text() == "not a folder"
