@@ -93,6 +93,9 @@ def test_volume_holds_the_staged_folder_and_takes_every_later_edit(docker_engine
     (staging / "workspace").mkdir()
     (staging / "workspace" / "miner").symlink_to(staging / "ws0", target_is_directory=True)
     drill_id = f"voltest{os.getpid()}"
+    if os.geteuid() == 0:
+        os.chown(staging, 4321, 4321)  # a harness user other than root: the volume's root must become theirs
+    owner = f"{staging.stat().st_uid}:{staging.stat().st_gid}"
     volume = DrillVolume(docker_engine.client, drill_id, {kit.LABEL: drill_id}, sim_image, f"{os.getuid()}")
     fs = VolumeFS()
     try:
@@ -100,6 +103,7 @@ def test_volume_holds_the_staged_folder_and_takes_every_later_edit(docker_engine
         volume.fill(staging)
         fs.switch_to(volume)
         assert not fs.local
+        assert volume.exec(["stat", "-c", "%u:%g", str(staging)], timeout=30).stdout.strip() == owner
         config = staging / "workspace" / "miner" / "repo" / "config.toml"
         # The staging copy changes after the fill: reads must come from the volume, not from this host.
         (staging / "ws0" / "repo" / "config.toml").write_text("changed on the harness\n")

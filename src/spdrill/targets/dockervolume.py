@@ -66,6 +66,12 @@ class DrillVolume:
                               f"{exc.explanation or exc}") from None
         if not ok:
             raise TargetError(f"the engine refused the restored drill folder for volume {self.name}")
+        # The volume's own root is the engine's (root) and the archive does not change it: hand it to the staging
+        # folder's owner, so roles running as the harness's user can create their folders in it.
+        st = staging.stat()
+        code, out = self.helper.exec_run(["chown", f"{st.st_uid}:{st.st_gid}", self.mount], user="0:0")
+        if code != 0:
+            raise TargetError(f"cannot hand volume {self.name} to uid {st.st_uid}: {out.decode(errors='replace')}")
 
     def exec(self, argv: list[str], timeout: float) -> CompletedCommand:
         """Run argv in the helper (coreutils `timeout` bounds it: exec has no deadline of its own)."""
