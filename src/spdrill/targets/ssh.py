@@ -28,6 +28,7 @@ from spdrill.snapshots.runner import CompletedCommand
 from spdrill.targets import sshconn, sshunits
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
+from spdrill.targets.sshconn import SshRunner
 from spdrill.targets.sshforward import ParamikoForward, SshForward
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
@@ -300,19 +301,6 @@ class SshTarget:
                   "[ \"$alive\" = 0 ] && break; sleep 0.2; i=$((i+1)); done; "
                   "for p in $pids; do kill -KILL -$p 2>/dev/null; done; true")
         self._sh(script, timeout=STOP_GRACE_S + 30)
-
-
-class SshRunner:
-    """Runs an argv on the standby host (CommandRunner protocol): rc 127 when missing, 124 on timeout."""
-
-    def __init__(self, conn: Any, where: str) -> None:
-        self.conn = conn
-        self.where = where
-
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
-        args = tuple(argv)
-        res = sshconn.run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
-        return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
 
 
 class _OpenRunner:

@@ -8,13 +8,14 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from spdrill.duration import parse_duration
 from spdrill.errors import CannotRunError, PlanError
+from spdrill.snapshots.runner import CompletedCommand
 
 TIMEOUT_RC = 124  # coreutils `timeout`: the command ran past its limit
 
@@ -206,3 +207,16 @@ def run(host: Any, command: str, *, timeout: float, where: str) -> Any:
         raise
     except Exception as exc:  # paramiko transport errors
         raise explain(f"{exc.__class__.__name__}: {exc}", where) from None
+
+
+class SshRunner:
+    """Runs an argv on the standby host (CommandRunner protocol): rc 127 when missing, 124 on timeout."""
+
+    def __init__(self, conn: Any, where: str) -> None:
+        self.conn = conn
+        self.where = where
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+        args = tuple(argv)
+        res = run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
+        return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
