@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from lotus_sim.address import Address
 
@@ -133,7 +133,8 @@ def _b58(data: bytes) -> str:
 def libp2p_key(rng: random.Random) -> tuple[KeyInfo, str]:
     """An Ed25519 libp2p host key (protobuf-marshalled, as Lotus stores it) and its ``12D3KooW…`` peer ID."""
     private = ed25519.Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
-    seed = private.private_bytes_raw()
+    # private_bytes_raw() needs cryptography 40; the sim image has Debian bookworm's 38.
+    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     marshalled_private = b"\x08\x01\x12\x40" + seed + public
     marshalled_public = b"\x08\x01\x12\x20" + public
