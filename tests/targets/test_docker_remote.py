@@ -227,16 +227,10 @@ def test_full_drill_through_an_ssh_docker_host(docker_engine: Engine, sshd: Sshd
     assert not (workdir / f"spdrill-{drill.id}").exists()
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_spdrill_cleanup_reaps_the_volume_of_a_killed_volume_drill(docker_tls: TlsEngine, sim_image: str,
-                                                                   tmp_path: Path) -> None:
-    """`spdrill run` (volume mode over TLS), SIGKILLed with its standby up: `spdrill cleanup` removes everything."""
-    plan = _docker_plan(tmp_path, sim_image, restore="volume")
+def _kill_mid_drill(plan: Path, env: dict[str, str], client: Any) -> str:
+    """Start `spdrill run` on a plan whose chain never syncs, SIGKILL it once its miner runs; its drill id."""
     # A stand-in whose sync never ends keeps the drill waiting, with its containers up, until we kill it.
     plan.write_text(plan.read_text().replace("[standby.env]\n", '[standby.env]\nLOTUS_SIM_NEVER_SYNC = "1"\n'))
-    env = {**os.environ, **docker_tls.env()}
-    client = kit.connect()
     proc = subprocess.Popen([str(SPDRILL), "run", "--plan", str(plan)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     drill_ids: set[str] = set()
@@ -253,6 +247,18 @@ def test_spdrill_cleanup_reaps_the_volume_of_a_killed_volume_drill(docker_tls: T
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     (drill_id,) = drill_ids
+    return drill_id
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_spdrill_cleanup_reaps_the_volume_of_a_killed_volume_drill(docker_tls: TlsEngine, sim_image: str,
+                                                                   tmp_path: Path) -> None:
+    """`spdrill run` (volume mode over TLS), SIGKILLed with its standby up: `spdrill cleanup` removes everything."""
+    plan = _docker_plan(tmp_path, sim_image, restore="volume")
+    env = {**os.environ, **docker_tls.env()}
+    client = kit.connect()
+    drill_id = _kill_mid_drill(plan, env, client)
     assert f"volume spdrill-{drill_id}" in _labelled(client, drill_id)  # the volume outlived the harness
     res = subprocess.run([str(SPDRILL), "cleanup", "--workdir", str(tmp_path / "run")], env=env,
                          capture_output=True, text=True, timeout=300)
@@ -353,3 +359,24 @@ def test_harness_restore_on_an_engine_that_cannot_see_the_folder_cannot_run(dock
     assert 'restore = "volume"' in out + err and "does not see the drill folder" in out + err
     assert "Traceback" not in out + err
     assert _owned_by(kit.connect(), proc.pid) == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_spdrill_cleanup_removes_the_engine_host_folder_of_a_killed_remote_drill(docker_tls: TlsEngine,
+                                                                                 sim_image: str,
+                                                                                 tmp_path: Path) -> None:
+    """The folder lives on the engine's host: cleanup removes it through the dead drill's restore helper."""
+    plan = _docker_plan(tmp_path, sim_image, restore="remote")
+    env = {**os.environ, **docker_tls.env()}
+    client = kit.connect()
+    drill_id = _kill_mid_drill(plan, env, client)
+    folder = tmp_path / "run" / f"spdrill-{drill_id}"
+    assert folder.is_dir()
+    # No --workdir: this host's reaper looks in its default folder, so only the helper can remove this one.
+    res = subprocess.run([str(SPDRILL), "cleanup"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"folder {folder} on the engine's host" in res.stdout
+    assert not folder.exists()
+    assert _labelled(client, drill_id) == []
+    client.close()

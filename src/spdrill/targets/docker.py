@@ -79,7 +79,7 @@ class DockerTarget:
             kit.ensure_image(self.client, image, self.opts.pull)
         root = self.workdir / f"spdrill-{drill_id}"
         if self.mode == "remote":  # the folder and its workspaces live on the engine's host
-            self.host_helper = HostHelper(self.client, self._labels, self.opts.image_for("daemon"))
+            self.host_helper = HostHelper(self.client, self._labels, self.opts.image_for("daemon"), root)
             self.host_helper.start()
             make_root(self.host_helper, root, f"{drill_id}\n{owner_tag()}\n")
         else:

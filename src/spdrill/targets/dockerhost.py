@@ -20,15 +20,16 @@ from spdrill.errors import TargetError
 from spdrill.snapshots.runner import CompletedCommand
 from spdrill.targets import dockerkit as kit
 
-HOST_ROOT = "/host"
+HOST_ROOT = kit.HOST_ROOT
 
 
 class HostHelper:
     """A privileged container of one drill that runs commands chrooted into the engine host's root."""
 
-    def __init__(self, client: Any, labels: Mapping[str, str], image: str) -> None:
+    def __init__(self, client: Any, labels: Mapping[str, str], image: str, folder: Path) -> None:
         self.client = client
-        self.labels = dict(labels)
+        # The folder it will make: `spdrill cleanup` removes it through this helper when the harness was killed.
+        self.labels = {**labels, kit.FOLDER_LABEL: str(folder)}
         self.image = image
         self.container: Any = None
         self.shared_mounts = False

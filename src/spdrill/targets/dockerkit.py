@@ -24,6 +24,8 @@ from spdrill.targets.dockerremote import connect as connect
 LABEL = "spdrill.drill"
 OWNER_LABEL = "spdrill.owner"
 ROLE_LABEL = "spdrill.role"
+FOLDER_LABEL = "spdrill.folder"  # on a restore helper: the drill folder it made on the engine's host
+HOST_ROOT = "/host"  # where a restore helper sees the engine host's /
 PARAMS_IN_CONTAINER = "/var/tmp/filecoin-proof-parameters"  # FIL_PROOFS_PARAMETER_CACHE of the official image
 # Fixed addresses in the drill subnet: a role must know its peer's address before that peer starts.
 ROLE_HOST = {"daemon": 10, "miner": 11, "worker": 12}
@@ -158,6 +160,8 @@ def reap(drill_id: str | None = None) -> list[str]:
     for c in client.containers.list(all=True, filters={"label": label}):
         if drill_id is None and owner_alive(c.labels.get(OWNER_LABEL, "")):
             continue
+        if drill_id is None and c.labels.get(FOLDER_LABEL):  # a killed `restore = "remote"` drill
+            removed.extend(_remove_host_folder(c))
         c.remove(force=True)
         removed.append(f"container {c.name} (drill {c.labels.get(LABEL)})")
     for n in client.networks.list(filters={"label": label}):
@@ -177,3 +181,13 @@ def reap(drill_id: str | None = None) -> list[str]:
         except Exception as exc:  # a volume still mounted by a container of a live drill stays
             removed.append(f"volume {v.name} kept: {exc.__class__.__name__}")
     return removed
+
+
+def _remove_host_folder(helper: Any) -> list[str]:
+    """Remove a killed drill's folder on the engine's host through its still running restore helper."""
+    folder = helper.labels[FOLDER_LABEL]
+    if helper.status != "running" or not folder.startswith("/") or \
+            not folder.rstrip("/").endswith(f"/spdrill-{helper.labels.get(LABEL)}"):
+        return [f"folder {folder} on the engine's host kept: its helper is not running or the name is not a drill's"]
+    code, _ = helper.exec_run(["chroot", HOST_ROOT, "rm", "-rf", "--one-file-system", folder], user="0:0")
+    return [f"folder {folder} on the engine's host" + ("" if code == 0 else f" kept: rm exit {code}")]
