@@ -79,10 +79,7 @@ class ChainSync:
 
     def tipset(self, height: int) -> dict[str, Any]:
         """The TipSet JSON at `height`, one block, shaped as Lotus's ExpTipSet."""
-        if height == self.base_height and self.base_cids:
-            cids = list(self.base_cids)
-        else:
-            cids = [cid_for(f"block:{height}")]
+        cids = list(self.base_cids) if height == self.base_height and self.base_cids else [cid_for(f"block:{height}")]
         block = {
             "Miner": self.miner_label,
             "Ticket": {"VRFProof": _b64(f"ticket:{height}", 96)},
