@@ -18,10 +18,11 @@ from spdrill.errors import CannotRunError, DrillError, InputError, LotusRPCError
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import CHALLENGE_WINDOW_S, Plan
-from spdrill.redact import redact, register
+from spdrill.redact import redact
 from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
 from spdrill.stages import StageBoard, StageResult
 from spdrill.standby import StandbyProbe
+from spdrill.standbyapi import account_key, api_up, cli_token, describe_restore_files, maddr, tail, token_from_repo
 from spdrill.targets import Target, publish_workspace, source_runner_of, workfs_of
 from spdrill.waits import ProbeGaveUp, wait_for
 
@@ -46,8 +47,6 @@ GRAPH: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-_PROGRAM = {"daemon": "lotus", "miner": "lotus-miner"}
-_REPO_VARS = {"daemon": ("LOTUS_PATH", "FULLNODE_API_INFO"), "miner": ("LOTUS_MINER_PATH", "MINER_API_INFO")}
 
 # Stages that only read another stage's findings, so that stage failing (but having run) does not block them.
 _READS_ONLY: dict[str, tuple[str, ...]] = {"reconcile": ("check-provable",)}
@@ -221,7 +220,7 @@ class BringUp:
             note.facts["storage_paths_remapped"] = len(moved)
         fence.write_winning_post_fence(parts.miner_repo / "config.toml", self.fs)
         if self.fs.local:  # the files' own facts are read here; on a remote standby host they stay there
-            _describe_restore_files(parts, note, started)
+            describe_restore_files(parts, note, started)
         publish_workspace(self.target)  # a copy the engine keeps (a Docker volume) is part of the restore phase
         names = ", ".join(rp.name for _, rp in self.restored.points)
         return f"workspace from {names}"
@@ -237,7 +236,7 @@ class BringUp:
                               timeout=self.plan.standby.timeouts.import_chain)
         if res.returncode != 0:
             raise InputError(f"lotus daemon --import-snapshot {parts.chain_snapshot.name} failed (exit "
-                             f"{res.returncode}): {_tail(res.stdout + res.stderr)}")
+                             f"{res.returncode}): {tail(res.stdout + res.stderr)}")
         return f"imported {parts.chain_snapshot.name}"
 
     def _start_daemon(self, note: PhaseNote) -> str:
@@ -246,7 +245,8 @@ class BringUp:
         self.ep.ports["daemon"] = port
         self.target.spawn("daemon", ["lotus", "daemon", "--api", str(port), *self.plan.standby.daemon_args],
                           env=self._env(LOTUS_PATH=self.target.path(parts.daemon_repo)), port=port)
-        self.ep.daemon_admin, self.ep.daemon_read, version = self._api_up("daemon", port, parts.daemon_repo)
+        self.ep.daemon_admin, self.ep.daemon_read, version = api_up(
+            self.target, self.fs, self.plan, "daemon", port, parts.daemon_repo)
         note.facts["port"] = port
         self.journal.version("lotus", version, simulated="lotus-sim" in version)
         return f"daemon API up on port {port} ({version})"
@@ -265,7 +265,7 @@ class BringUp:
         wport = self.plan.standby.ports.worker or self.target.free_port()
         self.ep.ports["worker"] = wport
         phost, pport = self.target.peer("miner", mport)
-        miner_admin = self._token_from_repo(parts.miner_repo, "miner", phost, pport)
+        miner_admin = token_from_repo(self.fs, parts.miner_repo, "miner", phost, pport)
         assert self.root is not None
         worker_repo = self.root / "lotus-worker"  # in the drill folder, never beside a workspace
         self.fs.mkdir(worker_repo)
@@ -273,7 +273,7 @@ class BringUp:
         self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", listen,
                                      *self.plan.standby.worker_args],
                           env=self._env(LOTUS_WORKER_PATH=self.target.path(worker_repo),
-                                        MINER_API_INFO=f"{miner_admin.token}:{_maddr(phost, pport)}"), port=wport)
+                                        MINER_API_INFO=f"{miner_admin.token}:{maddr(phost, pport)}"), port=wport)
         note.facts["port"] = wport
         return f"worker started, listening on port {wport}"
 
@@ -296,13 +296,13 @@ class BringUp:
                                                        self.fs)
             host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
             # WalletList needs `write`; this token is used for that one call and nothing else.
-            writer = self._cli_token(["lotus", "auth", "api-info", "--perm", "write"], "FULLNODE_API_INFO", host,
-                                     port, LOTUS_PATH=self.target.path(parts.daemon_repo))
+            writer = cli_token(self.target, self.plan, ["lotus", "auth", "api-info", "--perm", "write"],
+                               "FULLNODE_API_INFO", host, port, LOTUS_PATH=self.target.path(parts.daemon_repo))
         else:
             config_verdict = "config: not readable on the attach target (the operator started lotus-miner)"
             writer = self.ep.daemon_admin or self.ep.daemon_read
         wallet = FullNodeClient(writer).wallet_list()
-        keys = {a: _account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
+        keys = {a: account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
         if self.failover is not None:
             summary = failover.verify_wallet(wallet, keys[info.owner], keys[info.worker],
                                              [keys[a] for a in info.control_addresses]) + f"; {config_verdict}"
@@ -320,7 +320,7 @@ class BringUp:
         parts = self._parts()
         assert self.ep.daemon_admin is not None
         port = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
-        daemon_addr = _maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
+        daemon_addr = maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
         env = self._env(LOTUS_MINER_PATH=self.target.path(parts.miner_repo),
                         FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
         env[fence.ENV_OVERRIDE] = "true"
@@ -329,7 +329,8 @@ class BringUp:
         if self.failover is not None:  # a repo made by init restore gets its token when lotus-miner first starts
             wait_for(lambda: (self.fs.is_file(parts.miner_repo / "token"), "no token file yet"),
                      what="lotus-miner token", deadline=self.plan.standby.timeouts.start)
-        self.ep.miner_admin, self.ep.miner_read, version = self._api_up("miner", port, parts.miner_repo)
+        self.ep.miner_admin, self.ep.miner_read, version = api_up(
+            self.target, self.fs, self.plan, "miner", port, parts.miner_repo)
         actor = MinerClient(self.ep.miner_read).actor_address()
         note.facts.update({"port": port, "actor": actor})
         self.journal.version("lotus-miner", version, simulated="lotus-sim" in version)
@@ -350,13 +351,13 @@ class BringUp:
             self.target.path(parts.miner_backup), config=self.target.path(parts.miner_repo / "config.toml"),
             storage_config=self.target.path(storage) if self.fs.is_file(storage) else None,
             nosync=self.failover.nosync)
-        daemon_addr = _maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
+        daemon_addr = maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
         env = self._env(LOTUS_MINER_PATH=self.target.path(repo),
                         FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
         timeout = self.plan.standby.timeouts.sync + self.plan.standby.timeouts.start + 300  # + 5 epochs' wait
         res = self.target.run(argv, env=env, timeout=timeout)
         output = res.stdout + "\n" + res.stderr
-        cid = failover.outcome(res.returncode, output, self.target.path(repo), _tail(output))
+        cid = failover.outcome(res.returncode, output, self.target.path(repo), tail(output))
         note.facts.update({"change_peer_id_cid": cid, "repo": self.target.path(repo), "nosync": self.failover.nosync})
         self.journal.fact(failover.CID_FACT, cid)
         # The repo init restore wrote is the one lotus-miner runs from: read its fence back before it starts.
@@ -417,79 +418,6 @@ class BringUp:
         env = dict(self.plan.standby.env)
         env.update(extra)
         return env
-
-    def _api_up(self, role: str, port: int, repo: Path) -> tuple[ApiInfo, ApiInfo, str]:
-        """Wait for a role's API (admin token from its restored repo), then mint a read token with its CLI."""
-        host, hport = self.target.endpoint(role, port)
-        admin = self._token_from_repo(repo, role, host, hport)
-        probe = StandbyProbe(self.target, role)
-        client: FullNodeClient | MinerClient = FullNodeClient(admin) if role == "daemon" else MinerClient(admin)
-        version = wait_for(lambda: probe.api_up(client), what=f"{_PROGRAM[role]} API",
-                           deadline=self.plan.standby.timeouts.start)
-        repo_var, info_var = _REPO_VARS[role]
-        read = self._cli_token([_PROGRAM[role], "auth", "api-info", "--perm", "read"], info_var, host, hport,
-                               **{repo_var: self.target.path(repo)})
-        return admin, read, version
-
-    def _token_from_repo(self, repo: Any, role: str, host: str, port: int) -> ApiInfo:
-        token_file = repo / "token"
-        try:
-            token = self.fs.read_text(token_file).strip()
-        except (OSError, DrillError):
-            raise InputError(f"the restored {role} repo has no token file ({token_file}); the repo backup is "
-                             "incomplete (Lotus writes it on first start)") from None
-        register(token)
-        return ApiInfo.parse(f"{token}:{_maddr(host, port)}")
-
-    def _cli_token(self, argv: list[str], var: str, host: str, port: int, **env: str) -> ApiInfo:
-        res = self.target.run(argv, env=self._env(**env), timeout=60)
-        line = next((ln for ln in res.stdout.splitlines() if ln.startswith(var + "=")), None)
-        if res.returncode != 0 or line is None:
-            raise InputError(f"`{' '.join(argv)}` gave no {var} line (exit {res.returncode}): "
-                             f"{_tail(redact(res.stderr))}")
-        info = ApiInfo.parse(line.split("=", 1)[1])
-        if info.token:
-            register(info.token)
-        return ApiInfo.parse(f"{info.token}:{_maddr(host, port)}")
-
-
-def _account_key(client: FullNodeClient, address: str) -> str:
-    """The key address behind an ID address (MinerInfo names owner/worker/control by ID; wallets list keys)."""
-    if address[1:2] != "0":
-        return address
-    key = client.rpc.call("StateAccountKey", address, [])
-    if not isinstance(key, str):
-        raise InputError(f"StateAccountKey({address}) gave {type(key).__name__}, expected an address")
-    return key
-
-
-def _maddr(host: str, port: int) -> str:
-    return f"/ip4/{host}/tcp/{port}/http"
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    return " | ".join(redact(text).strip().splitlines()[-lines:]) or "(no output)"
-
-
-def _describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) -> None:
-    """Facts about the chain snapshot and the metadata backup, read from the files themselves."""
-    from spdrill.lotus.backup import check_backup
-    from spdrill.lotus.car import read_snapshot_head
-
-    if parts.chain_snapshot is not None:
-        try:
-            head = read_snapshot_head(parts.chain_snapshot)
-            note.facts.update({"chain_snapshot": parts.chain_snapshot.name, "chain_snapshot_height": head.height,
-                               "chain_snapshot_age_seconds": started.timestamp() - head.timestamp})
-        except DrillError as exc:
-            note.facts["chain_snapshot_error"] = str(exc)
-    if parts.miner_backup is not None:
-        chk = check_backup(parts.miner_backup)
-        note.facts.update({"miner_backup": parts.miner_backup.name, "miner_backup_ok": chk.ok,
-                           "miner_backup_detail": chk.reason,
-                           "miner_backup_keys": chk.info.keys if chk.info is not None else None,
-                           "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
-
 
 def stage_names() -> Mapping[str, tuple[str, tuple[str, ...]]]:
     """The stage graph, for reports and docs."""

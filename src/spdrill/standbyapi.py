@@ -1,0 +1,100 @@
+"""Reaching a standby role's API: its admin token from the restored repo, a narrower token minted with its own
+CLI, and the facts the restored chain snapshot and metadata backup tell about themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spdrill.errors import DrillError, InputError
+from spdrill.journal import PhaseNote
+from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
+from spdrill.plan import Plan
+from spdrill.redact import redact, register
+from spdrill.restore import RestoredParts
+from spdrill.standby import StandbyProbe
+from spdrill.targets import Target
+from spdrill.waits import wait_for
+from spdrill.workfs import WorkFS
+
+PROGRAM = {"daemon": "lotus", "miner": "lotus-miner"}
+REPO_VARS = {"daemon": ("LOTUS_PATH", "FULLNODE_API_INFO"), "miner": ("LOTUS_MINER_PATH", "MINER_API_INFO")}
+
+
+def api_up(target: Target, fs: WorkFS, plan: Plan, role: str, port: int,
+           repo: Path) -> tuple[ApiInfo, ApiInfo, str]:
+    """Wait for a role's API (admin token from its restored repo), then mint a read token with its CLI."""
+    host, hport = target.endpoint(role, port)
+    admin = token_from_repo(fs, repo, role, host, hport)
+    probe = StandbyProbe(target, role)
+    client: FullNodeClient | MinerClient = FullNodeClient(admin) if role == "daemon" else MinerClient(admin)
+    version = wait_for(lambda: probe.api_up(client), what=f"{PROGRAM[role]} API",
+                       deadline=plan.standby.timeouts.start)
+    repo_var, info_var = REPO_VARS[role]
+    read = cli_token(target, plan, [PROGRAM[role], "auth", "api-info", "--perm", "read"], info_var, host, hport,
+                     **{repo_var: target.path(repo)})
+    return admin, read, version
+
+
+def token_from_repo(fs: WorkFS, repo: Any, role: str, host: str, port: int) -> ApiInfo:
+    """The admin token a role's repo holds, pointed at where the harness reaches that role."""
+    token_file = repo / "token"
+    try:
+        token = fs.read_text(token_file).strip()
+    except (OSError, DrillError):
+        raise InputError(f"the restored {role} repo has no token file ({token_file}); the repo backup is "
+                         "incomplete (Lotus writes it on first start)") from None
+    register(token)
+    return ApiInfo.parse(f"{token}:{maddr(host, port)}")
+
+
+def cli_token(target: Target, plan: Plan, argv: list[str], var: str, host: str, port: int, **env: str) -> ApiInfo:
+    """A token of the permission `argv` asks for (`… auth api-info --perm P`), minted by the role's own CLI."""
+    res = target.run(argv, env={**plan.standby.env, **env}, timeout=60)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith(var + "=")), None)
+    if res.returncode != 0 or line is None:
+        raise InputError(f"`{' '.join(argv)}` gave no {var} line (exit {res.returncode}): "
+                         f"{tail(redact(res.stderr))}")
+    info = ApiInfo.parse(line.split("=", 1)[1])
+    if info.token:
+        register(info.token)
+    return ApiInfo.parse(f"{info.token}:{maddr(host, port)}")
+
+
+def account_key(client: FullNodeClient, address: str) -> str:
+    """The key address behind an ID address (MinerInfo names owner/worker/control by ID; wallets list keys)."""
+    if address[1:2] != "0":
+        return address
+    key = client.rpc.call("StateAccountKey", address, [])
+    if not isinstance(key, str):
+        raise InputError(f"StateAccountKey({address}) gave {type(key).__name__}, expected an address")
+    return key
+
+
+def maddr(host: str, port: int) -> str:
+    return f"/ip4/{host}/tcp/{port}/http"
+
+
+def tail(text: str, lines: int = 5) -> str:
+    return " | ".join(redact(text).strip().splitlines()[-lines:]) or "(no output)"
+
+
+def describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) -> None:
+    """Facts about the chain snapshot and the metadata backup, read from the files themselves."""
+    from spdrill.lotus.backup import check_backup
+    from spdrill.lotus.car import read_snapshot_head
+
+    if parts.chain_snapshot is not None:
+        try:
+            head = read_snapshot_head(parts.chain_snapshot)
+            note.facts.update({"chain_snapshot": parts.chain_snapshot.name, "chain_snapshot_height": head.height,
+                               "chain_snapshot_age_seconds": started.timestamp() - head.timestamp})
+        except DrillError as exc:
+            note.facts["chain_snapshot_error"] = str(exc)
+    if parts.miner_backup is not None:
+        chk = check_backup(parts.miner_backup)
+        note.facts.update({"miner_backup": parts.miner_backup.name, "miner_backup_ok": chk.ok,
+                           "miner_backup_detail": chk.reason,
+                           "miner_backup_keys": chk.info.keys if chk.info is not None else None,
+                           "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
+
