@@ -8,6 +8,13 @@ from spdrill.drill import Drill
 
 @pytest.mark.readiness
 def test_fence_verified(drill: Drill) -> None:
-    """No owner, worker or control key in the standby wallet, and DisableWinningPoSt = true read back."""
-    stage_ok(drill, "fence", advice="The drill stopped before lotus-miner started. Never restore wallet keys "
-             "to a drill standby.")
+    """Fence: no owner, worker or control key in the standby wallet, and DisableWinningPoSt = true read back.
+
+    In failover mode the worker key must be there (init restore needs it) and the owner key still must not.
+    """
+    if drill.bringup.failover is not None:
+        advice = ("Failover: import the worker key (never the owner key) into the standby wallet and keep "
+                  "DisableWinningPoSt = true until the primary is gone for good.")
+    else:
+        advice = "The drill stopped before lotus-miner started. Never restore wallet keys to a drill standby."
+    stage_ok(drill, "fence", advice=advice)
