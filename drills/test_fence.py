@@ -8,9 +8,10 @@ from spdrill.drill import Drill
 
 @pytest.mark.readiness
 def test_fence_verified(drill: Drill) -> None:
-    """Fence: no owner, worker or control key in the standby wallet, and DisableWinningPoSt = true read back.
+    """Fence: the standby wallet holds no key it must not, and DisableWinningPoSt = true is read back.
 
-    In failover mode the worker key must be there (init restore needs it) and the owner key still must not.
+    A drill: no owner, worker or control key. Failover: the worker key must be there (init restore signs with
+    it), the owner key still must not.
     """
     if drill.bringup.failover is not None:
         advice = ("Failover: import the worker key (never the owner key) into the standby wallet and keep "
