@@ -81,6 +81,9 @@ def reap(*, drill_id: str | None = None, workdir: Path = Path("/var/tmp/spdrill"
     if drill_id is None:
         # Clones and workspaces whose drill folder is already gone: found by their marks and dead owners.
         removed += [f"workspace {p}" for p in cleanup_workspaces(None, roots=list(extra_roots))]
+    from spdrill.targets.sshconn import reap_control_dirs
+
+    removed += reap_control_dirs()  # a killed harness's ssh control folders (ssh target) on this host
     return removed or ["nothing to clean up"]
 
 

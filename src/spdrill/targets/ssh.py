@@ -73,7 +73,7 @@ class SshTarget:
     def open(self, drill_id: str) -> Path:
         from spdrill.reaper import write_owner
 
-        self.conn, self._private = sshconn.connect(self.opts)
+        self.conn, self._private = sshconn.connect(self.opts, drill_id)
         self.drill_id = drill_id
         hello = self._sh("echo spdrill-ok", timeout=self.opts.connect_timeout + 5)
         if "spdrill-ok" not in hello.stdout:

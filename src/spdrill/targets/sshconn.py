@@ -112,11 +112,21 @@ def explain(stderr: str, where: str) -> CannotRunError:
     return CannotRunError(f"{where}: unreachable ({last}); check the host is up, the port, and firewalls")
 
 
-def connect(opts: SshOptions) -> tuple[Any, Path]:
-    """A testinfra Host for the plan's ssh options, and a private folder for its control socket."""
+CONTROL_PREFIX = "spdrill-ssh-"
+_OWNER = "owner"
+
+
+def connect(opts: SshOptions, drill_id: str = "") -> tuple[Any, Path]:
+    """A testinfra Host for the plan's ssh options, and a private folder for its control socket.
+
+    The folder names its drill and harness process, so a reaper can remove it when a killed harness left it.
+    """
     import testinfra
 
-    private = Path(tempfile.mkdtemp(prefix="spdrill-ssh-"))
+    from spdrill.snapshots.cleanup import owner_tag
+
+    private = Path(tempfile.mkdtemp(prefix=CONTROL_PREFIX))
+    (private / _OWNER).write_text(f"{drill_id}\n{owner_tag()}\n")
     if opts.backend == "paramiko":
         host = testinfra.get_host(opts.hostspec(), ssh_config=opts.ssh_config or None,
                                   ssh_identity_file=opts.identity_file or None,
@@ -220,3 +230,31 @@ class SshRunner:
         args = tuple(argv)
         res = run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
         return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
+
+
+def control_dirs() -> dict[Path, tuple[str, str]]:
+    """This host's ssh control folders: folder → (drill id, owning harness `host:pid`)."""
+    found: dict[Path, tuple[str, str]] = {}
+    for folder in Path(tempfile.gettempdir()).glob(CONTROL_PREFIX + "*"):
+        try:
+            lines = (folder / _OWNER).read_text().splitlines()
+        except OSError:
+            continue  # not one of ours, or being made right now
+        found[folder] = (lines[0] if lines else "", lines[1] if len(lines) > 1 else "")
+    return found
+
+
+def reap_control_dirs() -> list[str]:
+    """End the ControlMaster of, and remove, every control folder whose harness process is gone."""
+    from spdrill.snapshots.cleanup import owner_alive
+
+    removed = []
+    for folder, (drill_id, owner) in sorted(control_dirs().items()):
+        if not owner or owner_alive(owner):
+            continue
+        if (folder / "cm").exists():  # the master may still run (ControlPersist): ask it to exit
+            subprocess.run(["ssh", "-o", f"ControlPath={folder / 'cm'}", "-O", "exit", "spdrill-reap"],
+                           capture_output=True, timeout=10, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(f"ssh control folder {folder}" + (f" (drill {drill_id})" if drill_id else ""))
+    return removed

@@ -67,7 +67,7 @@ def sweep(conn: Any, opts: sshconn.SshOptions, *, drill_id: str | None) -> list[
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
                 removed.append(f"process {pid} (drill {did})")
-    return removed
+    return removed + sshconn.reap_control_dirs()
 
 
 def reap_plan(plan_path: Path, drill_id: str | None) -> list[str]:
