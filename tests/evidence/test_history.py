@@ -11,7 +11,7 @@ import pytest
 
 from spdrill.errors import InputError
 from spdrill.evidence.cli import dispatch, register
-from spdrill.evidence.history import DEFAULT_TOLERANCE, DEFAULT_WINDOW, History, find_regression
+from spdrill.evidence.history import DEFAULT_TOLERANCE, DEFAULT_WINDOW, History, find_regression, format_rows
 from spdrill.evidence.record import drill_record
 
 DAY0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
@@ -26,13 +26,14 @@ def cli(*argv: str) -> int:
 
 
 def record(
-    kit: Any, day: int, rto: float, *, passed: bool = True, plan: str = "nightly f01234"
+    kit: Any, day: int, rto: float, *, passed: bool = True, plan: str = "nightly f01234", failover: bool = False
 ) -> dict[str, Any]:
     j = kit.make_journal(
         rto_green=rto,
         passed=passed,
         drill_id=f"202611{day + 1:02d}T030000Z-00000{day % 10}",
         started=DAY0 + timedelta(days=day),
+        extra_facts={"mode": "failover"} if failover else None,
     )
     rec = drill_record(j)
     rec["plan"]["name"] = plan
@@ -84,6 +85,21 @@ def test_history_keeps_drills_and_flags_the_slow_one(tmp_path: Path, kit: Any) -
     assert [t.rto_seconds for t in trend] == [100.0, 104.0, 98.0, 101.0, 140.0, None]
     stored = h.record("20261105T030000Z-000004")
     assert stored is not None and stored["rto_seconds"] == 140.0
+
+
+def test_a_failover_is_kept_and_flagged_but_never_compared(tmp_path: Path, kit: Any) -> None:
+    """A hand-over (init restore, ChangePeerID wait) is not a drill: no regression, and no baseline either."""
+    h = History(tmp_path / "history.sqlite")
+    for day, rto in enumerate([100.0, 104.0, 98.0]):
+        h.add(record(kit, day, rto))
+    assert h.add(record(kit, 3, 900.0, failover=True)) is None  # far slower, and rightly not a regression
+    assert h.earlier_rtos("nightly f01234", "2026-12-31") == [100.0, 104.0, 98.0]
+    slow = h.add(record(kit, 4, 140.0))
+    assert slow is not None and slow.median_seconds == 100.0  # the failover's 900 s is not in the median
+    rows = h.rows()
+    assert [r.failover for r in rows] == [False, True, False, False, False]
+    table = format_rows(rows)
+    assert table.splitlines()[3].endswith("FAILOVER") and table.count("FAILOVER") == 1
 
 
 def test_the_same_drill_twice_is_one_row(tmp_path: Path, kit: Any) -> None:

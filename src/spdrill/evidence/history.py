@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS drills (
 );
 CREATE INDEX IF NOT EXISTS drills_plan_started ON drills (plan_name, started_at);
 """
+# The run's mode lives in its stored record (`facts.mode`, "failover" for a hand-over); no column of its own.
+_MODE = "json_extract(record, '$.facts.mode')"
+
+
+def _mode(record: Mapping[str, Any]) -> str | None:
+    facts = record.get("facts")
+    mode = facts.get("mode") if isinstance(facts, Mapping) else None
+    return mode if isinstance(mode, str) else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class HistoryRow:
     verdict: str
     simulated: bool
     regression: str | None
+    failover: bool = False  # a `spdrill run --failover` hand-over, kept but never an RTO baseline
 
 
 def find_regression(rto: float | None, earlier: Sequence[float], *, tolerance: float = DEFAULT_TOLERANCE,
@@ -111,7 +120,8 @@ class History:
         """RTOs of the last `window` drills of a plan that started before `before` (oldest first)."""
         with self._db() as con:
             rows = con.execute("SELECT rto_seconds FROM drills WHERE plan_name = ? AND started_at < ? AND "
-                               "rto_seconds IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+                               f"rto_seconds IS NOT NULL AND {_MODE} IS NOT 'failover' "
+                               "ORDER BY started_at DESC LIMIT ?",
                                (plan_name, before, window)).fetchall()
         return [float(r[0]) for r in reversed(rows)]
 
@@ -121,8 +131,10 @@ class History:
         plan = str(record["plan"]["name"])
         started = str(record["started_at"])
         rto = record.get("rto_seconds")
-        regression = find_regression(rto, self.earlier_rtos(plan, started, window=window),
-                                     tolerance=tolerance, window=window)
+        regression = None
+        if _mode(record) != "failover":  # a failover (init restore, a real hand-over) is no drill to compare
+            regression = find_regression(rto, self.earlier_rtos(plan, started, window=window),
+                                         tolerance=tolerance, window=window)
         rp = ", ".join(str(r["name"]) for r in record.get("restore_points", []))
         with self._db() as con:
             con.execute("INSERT OR REPLACE INTO drills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -136,9 +148,10 @@ class History:
         where, args = ("WHERE plan_name = ?", [plan_name]) if plan_name else ("", [])
         with self._db() as con:
             found = con.execute("SELECT drill_id, plan_name, started_at, restore_point, rto_seconds, "
-                                "rpo_seconds, verdict, simulated, regression FROM drills "
+                                f"rpo_seconds, verdict, simulated, regression, {_MODE} FROM drills "
                                 f"{where} ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
-        return [HistoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in found]
+        return [HistoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9] == "failover")
+                for r in found]
 
     def record(self, drill_id: str) -> dict[str, Any] | None:
         """The full stored record of one drill."""
@@ -162,7 +175,8 @@ def format_rows(rows: Sequence[HistoryRow]) -> str:
     for r in rows:
         rto = "-" if r.rto_seconds is None else format_duration(r.rto_seconds)
         rpo = "-" if r.rpo_seconds is None else format_duration(r.rpo_seconds)
-        flags = ("  SIMULATED" if r.simulated else "") + ("  REGRESSION" if r.regression else "")
+        flags = (("  SIMULATED" if r.simulated else "") + ("  FAILOVER" if r.failover else "")
+                 + ("  REGRESSION" if r.regression else ""))
         lines.append(f"{r.started_at[:19].replace('T', ' '):<20} {r.drill_id:<25} {r.restore_point[:34]:<34} "
                      f"{rto:>8} {rpo:>8}  {r.verdict.upper()}{flags}")
     return "\n".join(lines)
