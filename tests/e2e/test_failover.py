@@ -65,6 +65,10 @@ def test_failover_pushes_exactly_one_change_peer_id_and_records_its_cid(
     assert "next step:" in run.stdout and "DisableWinningPoSt = false" in run.stdout
     html = (run.reports / "latest" / "report.html").read_text()
     assert 'id="failover-banner"' in html and cid in html
+    from junitparser import JUnitXml  # what a CI dashboard reads: the run's mode, beside `simulated`
+
+    suite = next(iter(JUnitXml.fromfile(str(run.reports / "latest" / "junit-drill.xml"))))
+    assert {p.name: p.value for p in suite.properties()}["mode"] == "failover"
     assert "worker key" in rec["fence"] and "owner key absent" in rec["fence"]
 
 

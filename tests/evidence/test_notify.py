@@ -69,6 +69,7 @@ def test_summary_posted_once_on_success(hook: Hook, journal: Journal) -> None:
     body = hook.bodies[0]
     assert body["verdict"] == "pass" and body["rto_seconds"] == 95.0 and body["rpo_seconds"] == 44100.0
     assert body["simulated"] is True and "[SIMULATED]" in body["text"]
+    assert body["mode"] == "drill" and "FAILOVER" not in body["text"]
     assert body["critical_path"][-1] == "post-dry-run" and body["failed_checks"] == []
 
 
@@ -129,3 +130,8 @@ def test_no_token_in_the_body(hook: Hook, kit: Any) -> None:
     post_webhook(hook.url, summary(j), sleep=lambda s: None)
     raw = json.dumps(hook.bodies[0])
     assert kit.token not in raw and "<redacted>" in raw
+
+
+def test_a_failover_says_so(kit: Any) -> None:
+    body = summary(kit.make_journal(extra_facts={"mode": "failover"}))
+    assert body["mode"] == "failover" and body["text"].endswith("[SIMULATED] [FAILOVER]")

@@ -37,6 +37,7 @@ def drill_junit(journal: Journal) -> str:
         "restore_point": ", ".join(rp.name for rp in journal.restore_points),
         "critical_path": " > ".join(p.name for p in critical_path(journal.phases, until=measured)),
         "simulated": str(journal.simulated).lower(),
+        "mode": str(journal.facts.get("mode") or "drill"),  # "failover" for a `spdrill run --failover` hand-over
     }
     for component, version in sorted(journal.versions.items()):
         props[f"version_{component}"] = version

@@ -42,7 +42,8 @@ def summary(journal: Journal, *, regression: Regression | None = None,
     measured = measured_rto(journal)
     v = verdict(journal)
     text = (f"spdrill drill {journal.drill_id} of {journal.plan_name} ({journal.actor}): {v.upper()}"
-            + (" [SIMULATED]" if journal.simulated else ""))
+            + (" [SIMULATED]" if journal.simulated else "")
+            + (" [FAILOVER]" if journal.facts.get("mode") == "failover" else ""))
     return {
         "event": "spdrill.drill.finished",
         "text": text,
@@ -52,6 +53,7 @@ def summary(journal: Journal, *, regression: Regression | None = None,
         "actor": journal.actor,
         "target": journal.target,
         "simulated": journal.simulated,
+        "mode": str(journal.facts.get("mode") or "drill"),
         "verdict": v,
         "started_at": journal.started_at.isoformat(),
         "rto_seconds": measured,
