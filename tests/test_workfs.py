@@ -53,3 +53,18 @@ def test_runner_read_error_names_the_host(tmp_path: Path) -> None:
 def _empty(p: Path) -> Path:
     p.mkdir()
     return p
+
+
+def test_fetch_copies_bytes_and_mtime_and_refuses_what_is_too_big(fs: WorkFS, tmp_path: Path) -> None:
+    src = tmp_path / "backups" / "miner.cbor"
+    src.parent.mkdir()
+    data = bytes(range(256)) * 4096 + b"\n\x00tail"  # every byte value, newlines and NULs: binary-safe or not
+    src.write_bytes(data)
+    os.utime(src, (1_700_000_000, 1_700_000_000))
+    dest = tmp_path / "here.cbor"
+    assert fs.fetch(src, dest, limit=len(data))
+    assert dest.read_bytes() == data and dest.stat().st_mtime == 1_700_000_000
+    assert not fs.fetch(src, tmp_path / "big.cbor", limit=len(data) - 1)
+    assert not (tmp_path / "big.cbor").exists()
+    with pytest.raises((TargetError, OSError)):
+        fs.fetch(tmp_path / "missing.cbor", tmp_path / "m.cbor", limit=10)

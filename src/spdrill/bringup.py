@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -22,7 +23,16 @@ from spdrill.redact import redact
 from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, restore
 from spdrill.stages import StageBoard, StageResult
 from spdrill.standby import StandbyProbe
-from spdrill.standbyapi import account_key, api_up, cli_token, describe_restore_files, maddr, tail, token_from_repo
+from spdrill.standbyapi import (
+    account_key,
+    api_up,
+    cli_token,
+    describe_restore_files,
+    fetch_backup,
+    maddr,
+    tail,
+    token_from_repo,
+)
 from spdrill.targets import Target, publish_workspace, source_runner_of, workfs_of
 from spdrill.waits import ProbeGaveUp, wait_for
 
@@ -83,6 +93,9 @@ class BringUp:
         self.root: Path | None = None  # the drill's private folder on the target
         self.fs = workfs_of(target)  # where that folder's files are read and written
         self.cannot_run: CannotRunError | None = None
+        # The metadata backup as a file on this host: the restored one, or a copy of it from the standby host.
+        self.backup_copy: Path | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._stop = threading.Event()
 
     # -- the graph ---------------------------------------------------------------------------------------
@@ -154,6 +167,12 @@ class BringUp:
     def stop(self) -> None:
         self._stop.set()
 
+    def release(self) -> None:
+        """Remove what the bring-up kept on this host (a copied backup); after its stages ended."""
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
     def _daemon_branch(self) -> None:
         for name, fn in (("import-chain", self._import_chain), ("start-daemon", self._start_daemon),
                          ("sync", self._sync)):
@@ -219,8 +238,15 @@ class BringUp:
             moved = remap_storage(parts.miner_repo, parts.root, self.fs)
             note.facts["storage_paths_remapped"] = len(moved)
         fence.write_winning_post_fence(parts.miner_repo / "config.toml", self.fs)
-        if self.fs.local:  # the files' own facts are read here; on a remote standby host they stay there
+        if self.fs.local:
+            self.backup_copy = parts.miner_backup
             describe_restore_files(parts, note, started)
+        elif parts.miner_backup is not None:  # the chain snapshot stays there (far too big); the backup is copied
+            self._scratch = self._scratch or tempfile.TemporaryDirectory(prefix="spdrill-backup-")
+            self.backup_copy = fetch_backup(self.fs, parts.miner_backup, Path(self._scratch.name), note)
+            if self.backup_copy is not None:
+                describe_restore_files(dataclasses.replace(parts, miner_backup=self.backup_copy,
+                                                           chain_snapshot=None), note, started)
         publish_workspace(self.target)  # a copy the engine keeps (a Docker volume) is part of the restore phase
         names = ", ".join(rp.name for _, rp in self.restored.points)
         return f"workspace from {names}"
@@ -343,8 +369,8 @@ class BringUp:
         if parts.miner_backup is None:
             raise InputError(f"failover: no metadata backup matching {self.plan.restore.layout.miner_backup!r} in "
                              "the restore point; set [restore.layout] miner_backup. init restore was not run")
-        if self.fs.local:
-            failover.check_backup_actor(parts.miner_backup, self.failover.actor)
+        if self.backup_copy is not None:  # the restored backup, or its copy from the standby host
+            failover.check_backup_actor(self.backup_copy, self.failover.actor)
         repo = self.root / failover.NEW_REPO
         storage = parts.miner_repo / "storage.json"
         argv = failover.init_restore_argv(
@@ -401,8 +427,8 @@ class BringUp:
         bad_json = checked.data.get("bad_json")
         bad = {int(k): str(v) for k, v in json.loads(bad_json).items()} if isinstance(bad_json, str) else None
         backup = None
-        if self.parts is not None and self.parts.miner_backup is not None and self.fs.local:
-            backup = backup_sectors(self.parts.miner_backup)
+        if self.backup_copy is not None:
+            backup = backup_sectors(self.backup_copy)
         report = reconcile(FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor,
                            provable_bad=bad, backup=backup)
         note.facts.update(report.stage_data())

@@ -80,6 +80,7 @@ class Drill:
         self.logs = {role: redact(text) for role, text in self.target.logs().items()}
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.bringup.release()
         if self.bringup.restored is not None:
             try:
                 self.bringup.restored.destroy()

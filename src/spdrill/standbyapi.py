@@ -17,6 +17,7 @@ from spdrill.targets import Target
 from spdrill.waits import wait_for
 from spdrill.workfs import WorkFS
 
+BACKUP_FETCH_LIMIT = 256 * 2**20  # a metadata backup larger than this is left on the standby host unchecked
 PROGRAM = {"daemon": "lotus", "miner": "lotus-miner"}
 REPO_VARS = {"daemon": ("LOTUS_PATH", "FULLNODE_API_INFO"), "miner": ("LOTUS_MINER_PATH", "MINER_API_INFO")}
 
@@ -98,3 +99,14 @@ def describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) 
                            "miner_backup_keys": chk.info.keys if chk.info is not None else None,
                            "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
 
+
+def fetch_backup(fs: WorkFS, backup: Path, scratch: Path, note: PhaseNote) -> Path | None:
+    """Copy the metadata backup from the standby host, so it is checked here like a local one; None if too big."""
+    dest = scratch / backup.name
+    if fs.fetch(backup, dest, limit=BACKUP_FETCH_LIMIT):
+        note.facts["miner_backup_copied_from"] = str(backup)
+        return dest
+    note.facts["miner_backup_unchecked"] = (
+        f"{backup} is over {BACKUP_FETCH_LIMIT // 2**20} MiB: not copied here to check; run "
+        f"`spdrill check-backup {backup}` on the standby host")
+    return None

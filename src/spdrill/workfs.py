@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -50,6 +51,10 @@ class WorkFS(Protocol):
         ...
 
     def resolve(self, path: Path) -> Path: ...
+
+    def fetch(self, path: Path, dest: Path, *, limit: int) -> bool:
+        """Copy a file to `dest` on this host, its mtime kept; False (nothing copied) when over `limit` bytes."""
+        ...
 
 
 class LocalFS:
@@ -91,6 +96,12 @@ class LocalFS:
 
     def resolve(self, path: Path) -> Path:
         return path.resolve()
+
+    def fetch(self, path: Path, dest: Path, *, limit: int) -> bool:
+        if path.stat().st_size > limit:
+            return False
+        shutil.copy2(path, dest)
+        return True
 
 
 class RunnerFS:
@@ -158,3 +169,19 @@ class RunnerFS:
     def resolve(self, path: Path) -> Path:
         out = self._ok(f"readlink -f {shlex.quote(str(path))}", f"resolve {path}").strip()
         return Path(out or os.fspath(path))
+
+    def fetch(self, path: Path, dest: Path, *, limit: int) -> bool:
+        # size and mtime on the first line, then the file as one base64 line (the runner carries text only)
+        q = shlex.quote(str(path))
+        out = self._ok(f"set -e; stat -c '%s %Y' {q}; if [ \"$(stat -c %s {q})\" -le {int(limit)} ]; then "
+                       f"base64 -w0 {q}; fi", f"read {path}")
+        head, _, body = out.partition("\n")
+        size, mtime = (int(v) for v in head.split())
+        if size > limit:
+            return False
+        data = base64.b64decode(body.strip())
+        if len(data) != size:
+            raise TargetError(f"{self.where}: {path} changed while it was read ({len(data)} of {size} bytes)")
+        dest.write_bytes(data)
+        os.utime(dest, (mtime, mtime))
+        return True

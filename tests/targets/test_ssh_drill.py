@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -48,9 +49,37 @@ def test_full_drill_on_the_ssh_target(sshd: Sshd, tmp_path: Path, backend: str, 
     failed = {n: r.detail for n, r in results.items() if not r.ok}
     assert not failed, failed
     assert journal.target == "ssh"
+    # the metadata backup is checked here in every mode; with restore = "remote" from a copy taken over SSH
+    restored = results["restore"].data
+    assert restored["miner_backup_ok"] is True and restored["miner_backup_keys"], restored
+    assert ("miner_backup_copied_from" in restored) == (restore == "remote")
+    assert results["reconcile"].data, "reconciliation ran"
     assert set(drill.logs) == {"daemon", "miner", "worker"}
     assert drill_leftovers(drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
     # ssh clients exit a moment after their connection is told to close: allow them a few seconds
     for marker in (f"spdrill-{drill.id}", "-N -o ExitOnForwardFailure", str(target._private)):
         assert _gone(marker), _ssh_processes(marker)  # forwards and testinfra's ControlMaster end with the drill
+
+
+def test_a_corrupt_backup_on_the_standby_host_fails_the_drill(sshd: Sshd, tmp_path: Path) -> None:
+    """restore = "remote": the backup never exists on this host, and its corruption is still found (exit 1)."""
+    import sys
+
+    from spdrill.demo import make_demo_plan
+
+    from .systemd_host import ssh_plan_file
+
+    demo = tmp_path / "demo"
+    make_demo_plan(demo, sectors=32, deadlines=2)
+    bindir = Path(sys.executable).parent
+    subprocess.run([str(bindir / "lotus-sim"), "fault", str(demo / "fixture"), "corrupt-backup"], check=True,
+                   capture_output=True, timeout=120)
+    plan = ssh_plan_file(demo, sshd.options(workdir=str(tmp_path / "remote"), backend="ssh", restore="remote"))
+    run = subprocess.run([str(bindir / "spdrill"), "run", "--plan", str(plan)], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr
+    record = json.loads((demo / "reports" / "latest" / "drill.json").read_text())
+    failed = {c["name"]: c["message"] for c in record["checks"] if not c["passed"]}
+    assert list(failed) == ["test_miner_backup_valid"], failed
+    assert "SHA-256 trailer does not match" in failed["test_miner_backup_valid"]

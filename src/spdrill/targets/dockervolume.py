@@ -159,3 +159,6 @@ class VolumeFS:
 
     def resolve(self, path: Path) -> Path:
         return self._fs.resolve(path)
+
+    def fetch(self, path: Path, dest: Path, *, limit: int) -> bool:
+        return self._fs.fetch(path, dest, limit=limit)
