@@ -205,3 +205,21 @@ def test_sectors_filter_accepts_plain_numbers(fake_lotus: Any) -> None:
     fake_lotus.results["StateMinerSectors"] = []
     full(fake_lotus).state_miner_sectors("f01000", [9, 7, 8])
     assert fake_lotus.calls[-1][1] == ["f01000", [7, 3], []]
+
+
+def test_version_without_agent_from_an_older_lotus(fake_lotus: Any) -> None:
+    # APIVersion.Agent was added in Lotus v1.32.1 (api/api_common.go:77-78 @b835fab; absent at tag v1.31.1):
+    # a daemon or miner before that answers Version with three fields only.
+    fake_lotus.results["Version"] = {"Version": "1.31.1+mainnet+git.0a1b2c3", "APIVersion": 131840,
+                                     "BlockDelay": 30}
+    for client in (full(fake_lotus), miner(fake_lotus)):
+        v = client.version()
+        assert (v.version, v.api_semver, v.block_delay, v.agent) == ("1.31.1+mainnet+git.0a1b2c3", (2, 3, 0), 30, "")
+        assert v.simulated is False
+
+
+def test_version_agent_names_the_stand_in(fake_lotus: Any) -> None:
+    fake_lotus.results["Version"] = {"Version": "1.36.2", "APIVersion": 131840, "BlockDelay": 30, "Agent": "lotus"}
+    assert full(fake_lotus).version().agent == "lotus" and not full(fake_lotus).version().simulated
+    fake_lotus.results["Version"]["Agent"] = "lotus-sim"
+    assert miner(fake_lotus).version().simulated

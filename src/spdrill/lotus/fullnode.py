@@ -36,9 +36,11 @@ def _tsk(key: TipSetKey | None) -> list[dict[str, str]]:
 
 
 def parse_version(method: str, raw: object) -> Version:
-    """Parse ``Version`` (shared by the full node and the miner)."""
+    """Parse ``Version`` (shared by the full node and the miner); ``Agent`` may be absent."""
     f = Fields(method, raw)
-    return Version(f.string("Version"), f.integer("APIVersion"), f.integer("BlockDelay"), f.string("Agent"))
+    # Agent exists only since Lotus v1.32.1 (api/api_common.go:77-78); older nodes and miners leave it out.
+    agent = f.opt_string("Agent") or ""
+    return Version(f.string("Version"), f.integer("APIVersion"), f.integer("BlockDelay"), agent)
 
 
 def parse_tipset(method: str, raw: object, path: str = "result") -> TipSet:

@@ -43,7 +43,12 @@ class Version:
     version: str
     api_version: int
     block_delay: int
-    agent: str
+    agent: str  # "" when the node predates Lotus v1.32.1, which added the field
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the answer came from the Lotus stand-in (its agent is ``lotus-sim``)."""
+        return "lotus-sim" in self.agent
 
     @property
     def api_semver(self) -> tuple[int, int, int]:
