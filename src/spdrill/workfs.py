@@ -36,6 +36,10 @@ class WorkFS(Protocol):
 
     def write_text(self, path: Path, text: str) -> None: ...
 
+    def write_secret(self, path: Path, text: str) -> None:
+        """Write a file only its owner can read (mode 0600, as Lotus requires of keystore files)."""
+        ...
+
     def unlink(self, path: Path) -> None:
         """Remove a file if it is there."""
         ...
@@ -77,6 +81,12 @@ class LocalFS:
 
     def write_text(self, path: Path, text: str) -> None:
         path.write_text(text)
+
+    def write_secret(self, path: Path, text: str) -> None:
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
 
     def unlink(self, path: Path) -> None:
         path.unlink(missing_ok=True)
@@ -153,6 +163,13 @@ class RunnerFS:
         tmp = f"{path}.spdrill-tmp"
         self._ok(f"printf %s {shlex.quote(blob)} | base64 -d > {shlex.quote(tmp)} && "
                  f"mv -f {shlex.quote(tmp)} {shlex.quote(str(path))}", f"write {path}")
+
+    def write_secret(self, path: Path, text: str) -> None:
+        blob = base64.b64encode(text.encode()).decode()
+        tmp = f"{path}.spdrill-tmp"
+        self._ok(f"umask 077 && rm -f {shlex.quote(tmp)} && printf %s {shlex.quote(blob)} | base64 -d > "
+                 f"{shlex.quote(tmp)} && chmod 600 {shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} "
+                 f"{shlex.quote(str(path))}", f"write {path}")
 
     def unlink(self, path: Path) -> None:
         self._ok(f"rm -f {shlex.quote(str(path))}", f"remove {path}")

@@ -145,6 +145,9 @@ class VolumeFS:
     def write_text(self, path: Path, text: str) -> None:
         self._fs.write_text(path, text)
 
+    def write_secret(self, path: Path, text: str) -> None:
+        self._fs.write_secret(path, text)
+
     def unlink(self, path: Path) -> None:
         self._fs.unlink(path)
 
