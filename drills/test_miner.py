@@ -4,6 +4,7 @@ import pytest
 
 from spdrill.assertions import stage_ok
 from spdrill.drill import Drill
+from spdrill.lotus.address import same_address
 
 
 @pytest.mark.readiness
@@ -11,7 +12,7 @@ def test_miner_identity(drill: Drill) -> None:
     """The restored lotus-miner runs as the plan's miner actor."""
     result = stage_ok(drill, "start-miner", advice="See the miner log in the drill's reports.")
     actor = result.data.get("actor")
-    assert actor == drill.plan.actor, (
+    assert isinstance(actor, str) and same_address(actor, drill.plan.actor), (
         f"the restored lotus-miner is {actor}, the plan expects {drill.plan.actor}: the restore point holds "
         "another miner's repo, or the plan names the wrong actor")
 

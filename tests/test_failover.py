@@ -159,3 +159,27 @@ def test_pytest_option_checks_the_actor_before_any_drill(tmp_path: Path) -> None
     assert p.returncode == 2, p.stdout + p.stderr
     assert "does not match the plan's [drill] actor f01000" in p.stdout + p.stderr
     assert not (tmp_path / "reports").exists()
+
+
+# Calibnet and devnet Lotus print t-addresses (build/buildconstants/params_calibnet.go:139, params_2k.go:112:
+# SetAddressNetwork(address.Testnet)); go-address decodes `f` and `t` to the same address.
+def test_failover_wallet_fence_on_a_testnet_matches_t_keys() -> None:
+    summary = failover.verify_wallet(["t3worker", "t3control"], OWNER, WORKER, [CONTROL])
+    assert "worker key f3worker" in summary and "1 control key" in summary and "(2 keys)" in summary
+    with pytest.raises(SafetyError, match="holds the owner key"):
+        failover.verify_wallet(["t3worker", "t3owner"], OWNER, WORKER, [])
+
+
+def test_backup_of_a_testnet_actor_is_accepted_for_its_t_address(tmp_path: Path) -> None:
+    from tests.lotus.test_backup import MINER, make_backup
+
+    backup = tmp_path / "backup.cbor"
+    backup.write_bytes(make_backup([MINER]))  # raw bytes of ID 1000, rendered f01000 by spdrill
+    failover.check_backup_actor(backup, "t01000")
+    with pytest.raises(DrillError, match="is of miner f01000, not the confirmed actor t01001"):
+        failover.check_backup_actor(backup, "t01001")
+
+
+def test_confirmation_with_the_other_prefix_is_the_same_actor() -> None:
+    mode = failover.request(failover=True, confirm="f01000", actor="t01000", target="local")
+    assert mode is not None and mode.actor == "t01000"

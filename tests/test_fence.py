@@ -61,3 +61,12 @@ def test_wallet_with_worker_key_refused_naming_address_only() -> None:
 def test_wallet_without_miner_keys_passes() -> None:
     checked, size = verify_wallet_fence(["f1unrelated"], "f3owner", "f3worker", ["f1ctl"])
     assert checked == ("f3owner", "f3worker", "f1ctl") and size == 1
+
+
+def test_wallet_fence_sees_a_testnet_key_as_the_same_key() -> None:
+    # Calibnet/devnet Lotus prints t-addresses (build/buildconstants/params_calibnet.go:139,
+    # params_2k.go:112 SetAddressNetwork(address.Testnet)); go-address reads f and t as one address.
+    with pytest.raises(SafetyError, match=r"holds the worker key of the miner \(f3worker\)"):
+        verify_wallet_fence(["t1other", "t3worker"], "f3owner", "f3worker", ["f1ctl"])
+    with pytest.raises(SafetyError, match=r"holds the owner key of the miner \(t3owner\)"):
+        verify_wallet_fence(["f3owner"], "t3owner", "t3worker", [])

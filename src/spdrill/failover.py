@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spdrill.errors import DrillError, InputError, SafetyError, UsageError
+from spdrill.lotus.address import normalize, normalized_set, same_address
 
 CHANGE_PEER_ID = 23  # the miner actor's ChangePeerID method number (builtin-actors miner Method::ChangePeerID)
 MODE_FACT = "mode"
@@ -61,7 +62,7 @@ def request(*, failover: bool, confirm: str | None, actor: str, candidate: str |
                          "target only checks a standby that is already running")
     if confirm is None:
         raise UsageError(f"--failover needs --confirm-failover {actor}. {on_chain_effects(actor)}")
-    if confirm.strip() != actor:
+    if not same_address(confirm, actor):
         raise UsageError(f"--confirm-failover {confirm!r} does not match the plan's [drill] actor {actor}; nothing "
                          f"was run. {on_chain_effects(actor)}")
     return FailoverMode(actor=actor, nosync=nosync)
@@ -83,20 +84,21 @@ def failover_graph(graph: Mapping[str, tuple[str, tuple[str, ...]]],
 
 def verify_wallet(wallet: Iterable[str], owner: str, worker: str, control: Iterable[str]) -> str:
     """The inverted wallet fence: the worker key must be there (init restore signs with it), the owner's never."""
-    held = set(wallet)
-    if owner in held:
+    keys = list(wallet)
+    held = normalized_set(keys)  # f and t prefixes name the same key
+    if normalize(owner) in held:
         raise SafetyError(f"fence: the standby daemon's wallet holds the owner key of the miner ({owner}); a "
                           "failover never needs it (only the worker signs ChangePeerID and WindowPoSt). Remove it "
                           "from the standby's keystore and re-run; lotus-miner init restore was not run")
-    if worker not in held:
+    if normalize(worker) not in held:
         raise SafetyError(f"fence: the standby daemon's wallet lacks the worker key of the miner ({worker}); "
                           "`lotus-miner init restore` signs ChangePeerID with it and fails after half-initialising "
                           "the repo. Import the worker key into the standby wallet (`lotus wallet import`) and "
                           "re-run; lotus-miner init restore was not run")
-    controls = [a for a in control if a in held]
+    controls = [a for a in control if normalize(a) in held]
     extra = f", {len(controls)} control key(s) present" if controls else ""
     return (f"failover fence: worker key {worker} in the standby wallet, owner key absent{extra} "
-            f"({len(held)} keys)")
+            f"({len(keys)} keys)")
 
 
 def init_restore_argv(backup: str, *, config: str | None, storage_config: str | None, nosync: bool) -> list[str]:
@@ -125,7 +127,8 @@ def check_backup_actor(backup: Path, actor: str) -> None:
     if not chk.ok or chk.info is None:
         raise InputError(f"failover: the metadata backup {backup} is not usable: {chk.reason}; "
                          "lotus-miner init restore was not run")
-    if chk.info.miner_address is not None and chk.info.miner_address != actor:
+    # The backup holds raw address bytes, rendered here with `f`; a calibnet or devnet plan may say `t0…`.
+    if chk.info.miner_address is not None and not same_address(chk.info.miner_address, actor):
         raise InputError(f"failover: the metadata backup {backup.name} is of miner {chk.info.miner_address}, not "
                          f"the confirmed actor {actor}; lotus-miner init restore was not run")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spdrill.errors import DrillError, SafetyError
+from spdrill.lotus.address import normalize, normalized_set
 from spdrill.workfs import LocalFS, WorkFS
 
 ENV_OVERRIDE = "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST"
@@ -85,13 +86,13 @@ def verify_wallet_fence(wallet: Iterable[str], owner: str, worker: str, control:
                         *, id_of: Mapping[str, str] | None = None) -> tuple[tuple[str, ...], int]:
     """SafetyError if the standby wallet holds the owner, worker or a control key; names the address only."""
     keys = list(wallet)
-    held = set(keys)
+    held = normalized_set(keys)  # a testnet wallet lists t1…/t3…, the same keys as f1…/f3…
     wanted = {"owner": [owner], "worker": [worker], "control": list(control)}
     checked: list[str] = []
     for role, addrs in wanted.items():
         for addr in addrs:
             checked.append(addr)
-            aliases = {addr, (id_of or {}).get(addr, addr)}
+            aliases = {normalize(addr), normalize((id_of or {}).get(addr, addr))}
             if held & aliases:
                 raise SafetyError(f"fence: the standby daemon's wallet holds the {role} key of the miner "
                                   f"({addr}); a drill standby must not be able to sign for the live actor. "
