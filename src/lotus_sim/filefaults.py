@@ -156,6 +156,17 @@ def _wrong_actor(root: Path, info: Info, arg: str | None) -> Info:
     return {"chain_miner": str(miner), "metadata_miner": str(other)}
 
 
+def _repo_from_backup(root: Path, info: Info, arg: str | None) -> Info:
+    # The miner repo is as old as the backup: sectors sealed after it are on chain but absent from the
+    # sealing state, so real CheckProvable reports them as `getting commR: ...` (sealer/faults.go:79-83).
+    miner = Address.parse(str(_get(info, "miner")))
+    repo = root / "restore-point" / "lotus-miner"
+    md = MinerMetadata.from_backup(root / str(_get(info, "backup", "path")), miner.network)
+    before = len(MinerMetadata.from_repo(repo, miner.network).sectors)
+    md.write_repo(repo)
+    return {"repo_sectors": len(md.sectors), "dropped": before - len(md.sectors)}
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -176,6 +187,8 @@ FAULTS: dict[str, Fault] = {
         Fault("wrong-actor", "ADDR", "miner repo's /miner-address and the backup name ADDR (default f0<miner+1000>),"
               " an actor unknown to the chain",
               _wrong_actor),
+        Fault("repo-from-backup", "", "the miner repo's metadata holds only the backup's sectors (those sealed "
+              "after the backup are on chain but not in the sealing state)", _repo_from_backup),
     )
 }  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import os
 import socket
 import threading
@@ -25,7 +26,7 @@ from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
 from lotus_sim.world import MinerMetadata
 
-__all__ = ["API_VERSION_MINER", "MinerNode", "RemoteWorker", "worker_stats_entry"]
+__all__ = ["API_VERSION_MINER", "MinerNode", "RemoteWorker", "commr_missing", "worker_stats_entry"]
 
 API_VERSION_MINER = 66816  # 1.5.0
 WINDOW_POST_TASK = "post/v0/windowproof"
@@ -41,6 +42,15 @@ class RemoteWorker:
     info: dict[str, Any]
     tasks: list[str]
     client: RpcClient
+
+
+def commr_missing(number: int) -> str:
+    """CheckProvable's reason for a sector absent from the sealing state, as Lotus words it.
+
+    sealer/faults.go:81 `getting commR: %s` around go-statestore's StoredState.Get error
+    `No state for %s: %w` (key `/<n>` in the `/sectors` namespace) wrapping go-datastore's ErrNotFound.
+    """
+    return f"getting commR: No state for /{number}: datastore: key not found"
 
 
 def worker_stats_entry(info: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
@@ -264,8 +274,17 @@ class MinerNode:
                     from exc
         if self.knobs.check_seconds_per_sector:
             time.sleep(self.knobs.check_seconds_per_sector * len(numbers))
-        bad = post.check_sectors(list(self.stores.values()), self.miner_id, numbers)
+        # CommR comes from the local sealing state first (storminer.go:554-566 -> pipeline/utils.go:28-31):
+        # a sector the restored metadata lacks is bad whatever its files (sealer/faults.go:79-83).
+        known = [n for n in numbers if self._in_sealing_state(n)]
+        bad = {n: commr_missing(n) for n in numbers if not self._in_sealing_state(n)}
+        bad.update(post.check_sectors(list(self.stores.values()), self.miner_id, known))
         return {str(n): reason for n, reason in bad.items()}
+
+    def _in_sealing_state(self, number: int) -> bool:
+        sectors = self.metadata.sectors
+        at = bisect.bisect_left(sectors, number)
+        return at < len(sectors) and sectors[at] == number
 
     def create_backup(self, path: str) -> None:
         """Filecoin.CreateBackup: only inside LOTUS_BACKUP_BASE_PATH, never over an existing file."""

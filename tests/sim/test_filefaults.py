@@ -128,5 +128,6 @@ def test_bad_fault_requests_are_value_errors(small_fixture: Fixture, spec: str) 
 
 def test_every_fault_is_documented() -> None:
     assert set(FAULTS) == {"stale-snapshot", "corrupt-backup", "backup-trailing-bytes", "truncated-snapshot",
-                           "missing-sector", "truncated-sector", "keys-in-wallet", "wrong-actor"}  # fmt: skip
+                           "missing-sector", "truncated-sector", "keys-in-wallet", "wrong-actor",
+                           "repo-from-backup"}  # fmt: skip
     assert all(f.help for f in FAULTS.values())
