@@ -20,6 +20,7 @@ from lotus_sim.perms import DAEMON_PERMS
 from lotus_sim.rpc import Api, FileSlices, JsonStream, RpcError, deferred
 from lotus_sim.sectorcache import SectorCache, filter_runs
 from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
+from lotus_sim.version import version_json
 from lotus_sim.world import World
 
 __all__ = ["API_VERSION_V0", "API_VERSION_V1", "DaemonNode"]
@@ -104,8 +105,7 @@ class DaemonNode:
     # ---- common -------------------------------------------------------------------------------
     def version(self, api_version: int) -> dict[str, Any]:
         """Filecoin.Version."""
-        return {"Version": NODE_VERSION, "APIVersion": api_version,
-                "BlockDelay": self.sync.clock.block_delay, "Agent": "lotus-sim"}
+        return version_json(api_version, self.sync.clock.block_delay)  # lotus_sim/version.py: Agent or not
 
     def auth_new(self, perms: list[str]) -> str:
         """Filecoin.AuthNew: the JWT as base64 ([]byte in Go)."""

@@ -29,6 +29,7 @@ from lotus_sim.repo import (
 )
 from lotus_sim.rpcclient import RpcClient, multiaddr_for
 from lotus_sim.runtime import Knobs, load_knobs, record_dir
+from lotus_sim.version import node_version
 
 if TYPE_CHECKING:
     from lotus_sim.world import World
@@ -288,7 +289,7 @@ def _main(argv: list[str]) -> int:
     version = api.call("Version")
     v = version["APIVersion"]
     print(f"Daemon:  {version['Version']}+api{v >> 16}.{(v >> 8) & 0xFF}.{v & 0xFF}")
-    print("Local: lotus version 1.36.2-dev+lotus-sim")
+    print(f"Local: lotus version {node_version()}")
     return 0
 
 

@@ -24,6 +24,7 @@ from lotus_sim.perms import MINER_PERMS
 from lotus_sim.rpc import Api, JsonStream, RpcError, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
+from lotus_sim.version import version_json
 from lotus_sim.world import MinerMetadata
 
 __all__ = ["API_VERSION_MINER", "MinerNode", "RemoteWorker", "commr_missing", "worker_stats_entry"]
@@ -93,8 +94,7 @@ class MinerNode:
     # ---- common -------------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
         """Filecoin.Version."""
-        return {"Version": "1.36.2-dev+lotus-sim", "APIVersion": API_VERSION_MINER,
-                "BlockDelay": self.block_delay, "Agent": "lotus-sim"}
+        return version_json(API_VERSION_MINER, self.block_delay, self.knobs)
 
     def auth_new(self, perms: list[str]) -> str:
         """Filecoin.AuthNew (base64 of the JWT, as Go marshals []byte)."""

@@ -38,6 +38,7 @@ class Knobs:
     no_gpu: bool = False  # fault: the worker reports no GPUs
     gpus: str = "NVIDIA H100 80GB HBM3"  # comma-separated GPU names a worker reports
     record_dir: str = ""  # where mpool-push.jsonl goes; default $LOTUS_PATH/sim-records
+    lotus_version: str = ""  # Lotus version played (default 1.36.2-dev); before 1.32.1 Version has no Agent
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -111,6 +112,10 @@ def load_knobs(env: Mapping[str, str] | None = None) -> Knobs:
     knobs = Knobs(**values)
     if knobs.block_delay <= 0:
         raise KnobError("LOTUS_SIM_BLOCK_DELAY must be greater than 0 seconds")
+    if knobs.lotus_version:
+        from lotus_sim.version import parse_version  # late: version imports this module
+
+        parse_version(knobs.lotus_version)
     return knobs
 
 

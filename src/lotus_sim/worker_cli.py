@@ -14,6 +14,7 @@ from lotus_sim.cliutil import LotusParser, bool_flag, connect, run_cli
 from lotus_sim.repo import CliError, repo_path, wait_for_signal, write_api_files
 from lotus_sim.rpcclient import CallError, multiaddr_for
 from lotus_sim.runtime import load_knobs
+from lotus_sim.version import node_version
 
 __all__ = ["main"]
 
@@ -95,7 +96,7 @@ def info() -> int:
     res = details["Resources"]
     tasks = api.call("TaskTypes")
     print(f"Worker version:  {version >> 16}.{(version >> 8) & 0xFF}.{version & 0xFF}")
-    print("CLI version: lotus-worker version 1.36.2-dev+lotus-sim")
+    print(f"CLI version: lotus-worker version {node_version()}")
     print(f"Session: {api.call('Session')}")
     print(f"Enabled: {str(api.call('Enabled')).lower()}")
     print(f"Hostname: {details['Hostname']}")
