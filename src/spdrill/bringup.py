@@ -8,13 +8,14 @@ import json
 import logging
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spdrill import failover, fence
+from spdrill import failover, fence, isolation
 from spdrill.errors import CannotRunError, DrillError, InputError, LotusRPCError
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
@@ -97,6 +98,7 @@ class BringUp:
         self.backup_copy: Path | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._stop = threading.Event()
+        self._spawned: set[str] = set()  # roles this drill started, whose death is a finding
 
     # -- the graph ---------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -203,7 +205,11 @@ class BringUp:
                 note.detail = detail
         except CannotRunError as exc:
             ok, detail = False, redact(str(exc))
-            self.cannot_run = self.cannot_run or exc
+            dead = self._dead_roles()
+            if dead:  # a standby process we started died: a finding about the restore (exit 1), not "could not run"
+                detail = f"{dead}; {detail}"
+            else:
+                self.cannot_run = self.cannot_run or exc
         except DrillError as exc:
             ok, detail = False, redact(str(exc))
         except Exception as exc:  # a bug or a foreign error: record it, keep the run tidy, never lose teardown
@@ -238,6 +244,10 @@ class BringUp:
             moved = remap_storage(parts.miner_repo, parts.root, self.fs)
             note.facts["storage_paths_remapped"] = len(moved)
         fence.write_winning_post_fence(parts.miner_repo / "config.toml", self.fs)
+        # DESIGN rule 2b: nothing the standby holds or announces may be valid or visible on production.
+        isolated = [isolation.isolate_repo(repo, self.fs, libp2p=libp2p)[0]
+                    for repo, libp2p in ((parts.daemon_repo, True), (parts.miner_repo, False))]
+        self.journal.fact("isolation", "; ".join(i.summary() for i in isolated))
         if self.fs.local:
             self.backup_copy = parts.miner_backup
             describe_restore_files(parts, note, started)
@@ -269,6 +279,7 @@ class BringUp:
         parts = self._parts()
         port = self.plan.standby.ports.daemon or self.target.free_port()
         self.ep.ports["daemon"] = port
+        self._spawned.add("daemon")
         self.target.spawn("daemon", ["lotus", "daemon", "--api", str(port), *self.plan.standby.daemon_args],
                           env=self._env(LOTUS_PATH=self.target.path(parts.daemon_repo)), port=port)
         self.ep.daemon_admin, self.ep.daemon_read, version = api_up(
@@ -296,6 +307,7 @@ class BringUp:
         worker_repo = self.root / "lotus-worker"  # in the drill folder, never beside a workspace
         self.fs.mkdir(worker_repo)
         listen = f"{self.target.listen_host('worker')}:{wport}"
+        self._spawned.add("worker")
         self.target.spawn("worker", ["lotus-worker", "run", "--windowpost", "--listen", listen,
                                      *self.plan.standby.worker_args],
                           env=self._env(LOTUS_WORKER_PATH=self.target.path(worker_repo),
@@ -350,6 +362,10 @@ class BringUp:
         env = self._env(LOTUS_MINER_PATH=self.target.path(parts.miner_repo),
                         FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
         env[fence.ENV_OVERRIDE] = "true"
+        # The worker reads vanilla proofs from http://<RemoteListenAddress>/remote (node/builder.go:290-295);
+        # the restored value names the production miner, which shares the restored JWT secret.
+        env[isolation.REMOTE_LISTEN_ENV] = "{}:{}".format(*self.target.peer("miner", port))
+        self._spawned.add("miner")
         self.target.spawn("miner", ["lotus-miner", "run", "--miner-api", str(port), "--nosync",
                                     *self.plan.standby.miner_args], env=env, port=port)
         if self.failover is not None:  # a repo made by init restore gets its token when lotus-miner first starts
@@ -436,6 +452,24 @@ class BringUp:
         return report.summary()
 
     # -- helpers -----------------------------------------------------------------------------------------
+    def _dead_roles(self, grace: float = 3.0) -> str:
+        """Which started roles have exited (waiting briefly: an API drops a moment before its process is reaped)."""
+        if not self._spawned:
+            return ""
+        deadline = time.monotonic() + grace
+        while True:
+            dead = []
+            for role in sorted(self._spawned):
+                try:
+                    code = self.target.exit_code(role)
+                except DrillError:
+                    code = None
+                if code is not None:
+                    dead.append(f"the standby {role} process exited (code {code})")
+            if dead or time.monotonic() >= deadline:
+                return "; ".join(dead)
+            time.sleep(0.2)
+
     def _parts(self) -> RestoredParts:
         assert self.parts is not None, "restore ran first"
         return self.parts
