@@ -39,6 +39,7 @@ class Knobs:
     gpus: str = "NVIDIA H100 80GB HBM3"  # comma-separated GPU names a worker reports
     record_dir: str = ""  # where mpool-push.jsonl goes; default $LOTUS_PATH/sim-records
     lotus_version: str = ""  # Lotus version played (default 1.36.2-dev); before 1.32.1 Version has no Agent
+    worker_fd_min: int = 100_000  # lotus-worker run refuses a lower soft RLIMIT_NOFILE (MinerFDLimit); 0 = no check
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ from lotus_sim.rpc import Api, RpcError, Unauthorized, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
 
-__all__ = ["API_VERSION_WORKER", "WorkerNode", "resources_json"]
+__all__ = ["API_VERSION_WORKER", "MINER_FD_LIMIT", "WorkerNode", "fd_limit_refusal", "resources_json"]
 
 API_VERSION_WORKER = 67328  # 1.7.0
 WINDOW_POST_TASK = "post/v0/windowproof"
@@ -36,6 +37,28 @@ def _meminfo() -> tuple[int, int, int, int]:
     total, avail = fields.get("MemTotal", 0), fields.get("MemAvailable", 0)
     swap, swap_free = fields.get("SwapTotal", 0), fields.get("SwapFree", 0)
     return total, total - avail, swap, swap - swap_free
+
+
+MINER_FD_LIMIT = 100_000  # build/buildconstants/limits.go:5 MinerFDLimit
+
+
+def fd_limit_refusal(want: int) -> str | None:
+    """What `lotus-worker run` logs when the soft RLIMIT_NOFILE is below `want`, else None.
+
+    cli/worker/worker.go:309-318: ulimit.GetLimit's soft limit against buildconstants.MinerFDLimit; it only
+    checks (the daemon and the miner raise their own limit, cli/lotus/daemon.go:188, cli/miner/run.go:89).
+    The error reaches cmd/lotus-worker/main.go:21-24, which logs it with `log.Warnf("%+v", err)` and returns.
+    """
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):  # ulimit.ErrUnsupported: Lotus logs it and goes on
+        return None
+    if want <= 0 or soft == resource.RLIM_INFINITY or soft >= want:
+        return None
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
+    message = f"soft file descriptor limit (ulimit -n) too low, want {want}, current {soft}"
+    return (f"{stamp}\tWARN\tmain\tlotus-worker/main.go:22\t{message}:\n"
+            "    github.com/filecoin-project/lotus/cli/worker.init.func (cli/worker/worker.go:317)")
 
 
 def resources_json(gpus: list[str]) -> dict[str, Any]:

@@ -45,13 +45,17 @@ def _local_paths(repo: Path, enabled: bool) -> list[dict[str, Any]]:
 def run_worker(args: Any) -> int:
     """`lotus-worker run --windowpost`: wait for the miner, serve, register through WorkerConnect."""
     from lotus_sim.rpc import RpcServer
-    from lotus_sim.worker import WorkerNode
+    from lotus_sim.worker import WorkerNode, fd_limit_refusal
 
     if not args.windowpost:
         raise CliError("lotus-sim's worker only simulates WindowPoSt workers: pass --windowpost")
     repo = _worker_path()
     repo.mkdir(parents=True, exist_ok=True)
     knobs = load_knobs()
+    refusal = fd_limit_refusal(knobs.worker_fd_min)  # cli/worker/worker.go:309-318, before the miner is dialled
+    if refusal is not None:
+        print(refusal, file=sys.stderr, flush=True)
+        return 0  # cmd/lotus-worker/main.go:21-24 only logs app.Run's error: the process exits 0
     miner = connect("MINER_API_INFO", repo_path("LOTUS_MINER_PATH", "~/.lotusminer", "LOTUS_STORAGE_PATH"))
     while True:  # Lotus loops until the miner answers
         try:

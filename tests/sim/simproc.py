@@ -167,5 +167,8 @@ def make_stand(base: Path, sectors: int = 24, deadlines: int = 3, **spec: Any) -
     ours = ("LOTUS_", "FULLNODE_", "MINER_", "WORKER_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update({"LOTUS_PATH": str(work / "lotus"), "LOTUS_MINER_PATH": str(work / "lotus-miner"),
-                "LOTUS_WORKER_PATH": str(work / "worker"), "LOTUS_SIM_POST_SECONDS_PER_PARTITION": "0.01"})
+                "LOTUS_WORKER_PATH": str(work / "worker"), "LOTUS_SIM_POST_SECONDS_PER_PARTITION": "0.01",
+                # Hosts whose hard RLIMIT_NOFILE is below Lotus's 100000 could start no worker at all;
+                # test_worker_fd_limit.py checks the refusal itself.
+                "LOTUS_SIM_WORKER_FD_MIN": "0"})
     return Stand(root, info, ensure_bindir(base / "cache"), env)
