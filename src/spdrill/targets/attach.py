@@ -65,6 +65,12 @@ class AttachTarget:
     def endpoint(self, role: str, port: int) -> tuple[str, int]:
         raise TargetError("the attach target's endpoints come from the environment")
 
+    def harness_bind_host(self) -> str:
+        raise TargetError("the attach target starts no miner, so there is nothing to fence")
+
+    def expose_harness(self, port: int) -> tuple[str, int]:
+        raise TargetError("the attach target starts no miner, so there is nothing to fence")
+
     def path(self, local: Path) -> str:
         return str(local)
 

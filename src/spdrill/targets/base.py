@@ -61,6 +61,14 @@ class Target(Protocol):
         """Host and port at which the harness reaches `role`'s API."""
         ...
 
+    def harness_bind_host(self) -> str:
+        """The address on this host where a listener the roles must reach (the chain firewall) binds."""
+        ...
+
+    def expose_harness(self, port: int) -> tuple[str, int]:
+        """Make this host's listener on `port` reachable by the roles; the host and port they dial."""
+        ...
+
     def host(self) -> Any:
         """A pytest-testinfra Host for checks on the target machine."""
         ...

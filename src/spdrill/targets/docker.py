@@ -140,6 +140,14 @@ class DockerTarget:
     def endpoint(self, role: str, port: int) -> tuple[str, int]:
         return self.api_host, port
 
+    def harness_bind_host(self) -> str:
+        """The drill network's gateway: this host's side of the bridge, which the role containers can dial."""
+        assert self.subnet is not None, "open() first"
+        return str(self.subnet.network_address + 1)
+
+    def expose_harness(self, port: int) -> tuple[str, int]:
+        return self.harness_bind_host(), port
+
     def free_port(self) -> int:
         while True:
             with socket.socket() as s:
@@ -178,6 +186,7 @@ class DockerTarget:
             "labels": {**self._labels, kit.ROLE_LABEL: role}, "network": self.network.name,
             "user": self._user(),
             "init": True,  # a real PID 1 forwards SIGTERM, so `docker stop` is a clean Lotus shutdown
+            "ulimits": kit.nofile_ulimits(),
         }
         if self.opts.memory:
             kwargs["mem_limit"] = self.opts.memory

@@ -20,6 +20,7 @@ from spdrill.targets.dockeroptions import DockerOptions as DockerOptions
 from spdrill.targets.dockeroptions import parse_options as parse_options
 from spdrill.targets.dockeroptions import restore_mode as restore_mode
 from spdrill.targets.dockerremote import connect as connect
+from spdrill.targets.limits import LOTUS_WORKER_NOFILE
 
 LABEL = "spdrill.drill"
 OWNER_LABEL = "spdrill.owner"
@@ -47,6 +48,15 @@ def device_requests(gpus: str | int | tuple[str, ...]) -> list[Any]:
     if isinstance(gpus, int):
         return [DeviceRequest(count=gpus, capabilities=caps)]
     return [DeviceRequest(device_ids=list(gpus), capabilities=caps)]
+
+
+def nofile_ulimits() -> list[Any]:
+    """docker-py Ulimits giving a role the open-files limit lotus-worker insists on (it never raises its own)."""
+    from docker.types import Ulimit
+
+    # Lotus cli/worker/worker.go:309-318 exits below build/buildconstants/limits.go:5 MinerFDLimit = 100 000.
+    n = LOTUS_WORKER_NOFILE
+    return [Ulimit(name="nofile", soft=n, hard=n)]
 
 
 def container_argv(role: str, argv: Sequence[str], ip: str, port: int) -> tuple[list[str], dict[str, str]]:

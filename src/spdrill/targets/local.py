@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import PlanError, TargetError
+from spdrill.targets import limits
 from spdrill.targets.base import CommandResult
+
+_log = logging.getLogger("spdrill.targets.local")
 
 # Variables that would point a standby at the live miner or a real repo: never inherited from the operator.
 _SCRUB_PREFIXES = ("LOTUS_", "FULLNODE_API_INFO", "MINER_API_INFO", "WORKER_API_INFO", "STORAGE_API_INFO")
@@ -94,7 +98,16 @@ class LocalTarget:
 
     def spawn(self, role: str, argv: Sequence[str], *, env: Mapping[str, str], port: int) -> None:
         assert self.root is not None, "open() first"
+        # lotus-worker exits when its soft open-files limit is below 100 000 (Lotus cli/worker/worker.go:309-318).
+        # Raised here in the harness, which every role inherits, not in a preexec_fn: roles are spawned from
+        # the bring-up's threads, where a preexec_fn may deadlock the child (Python's subprocess docs).
+        soft, hard = limits.raise_own_nofile()
         log = open(self.root / "logs" / f"{role}.log", "ab")  # noqa: SIM115 - owned by the child
+        if role == "worker" and soft < limits.LOTUS_WORKER_NOFILE:
+            note = limits.short_limit_note(soft, hard)
+            _log.warning("%s", note)
+            log.write(note.encode() + b"\n")
+            log.flush()
         try:
             proc = subprocess.Popen(list(argv), env=self._env(env), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, cwd=self.root, start_new_session=True)
@@ -117,6 +130,12 @@ class LocalTarget:
             return int(s.getsockname()[1])
 
     def endpoint(self, role: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", port
+
+    def harness_bind_host(self) -> str:
+        return "127.0.0.1"
+
+    def expose_harness(self, port: int) -> tuple[str, int]:
         return "127.0.0.1", port
 
     def path(self, local: Path) -> str:

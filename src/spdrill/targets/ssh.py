@@ -25,11 +25,11 @@ from typing import Any
 
 from spdrill.errors import CannotRunError, TargetError
 from spdrill.snapshots.runner import CompletedCommand
-from spdrill.targets import sshconn, sshunits
+from spdrill.targets import limits, sshconn, sshunits
 from spdrill.targets.base import CommandResult
 from spdrill.targets.local import MARK_ENV
 from spdrill.targets.sshconn import SshRunner
-from spdrill.targets.sshforward import ParamikoForward, SshForward
+from spdrill.targets.sshforward import ParamikoForward, ParamikoReverse, SshForward
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 # Variables that would point a standby at the live miner: unset before any standby command runs.
@@ -56,7 +56,7 @@ class SshTarget:
         self.root: Path | None = None
         self.drill_id = ""
         self._roles: set[str] = set()
-        self._forwards: dict[int, SshForward | ParamikoForward] = {}
+        self._forwards: dict[int, SshForward | ParamikoForward | ParamikoReverse] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._handed: set[int] = set()
@@ -147,6 +147,27 @@ class SshTarget:
                     self._forwards[port] = SshForward(self.opts, port, drill_id=self.drill_id)
             return "127.0.0.1", self._forwards[port].local_port
 
+    def harness_bind_host(self) -> str:
+        """Where a harness-side listener for the roles binds: here, reached through a reverse forward."""
+        return "127.0.0.1"
+
+    def expose_harness(self, port: int) -> tuple[str, int]:
+        """Make a listener of the harness reachable by the roles: the standby host's 127.0.0.1:P, over SSH -R."""
+        remote = self.free_port()
+        if self.opts.backend == "paramiko":
+            fwd: SshForward | ParamikoForward | ParamikoReverse = ParamikoReverse(
+                self.conn.backend.client.get_transport(), remote, port)
+        else:
+            fwd = SshForward(self.opts, remote, drill_id=self.drill_id, local_port=port,
+                             ready=lambda: self._remote_listening(remote))
+        with self._lock:
+            self._forwards[-remote] = fwd  # negative: a reverse forward, never an API port
+        return "127.0.0.1", remote
+
+    def _remote_listening(self, port: int) -> bool:
+        out = self._sh(f"ss -Htln 'sport = :{port}'", timeout=30).stdout
+        return f":{port}" in out
+
     def free_port(self) -> int:
         used = self._sh("ss -Htan | awk '{print $4}'", timeout=30).stdout
         taken = {int(a.rsplit(":", 1)[-1]) for a in used.split() if a.rsplit(":", 1)[-1].isdigit()}
@@ -199,7 +220,9 @@ class SshTarget:
                        f"{path}{self._systemd_command(role, argv, env)}")
         else:
             inner = f"{shlex.join(argv)}; echo $? > {status}"
-            command = (f"{self._prelude(env, role)}; rm -f {status}; setsid sh -c {shlex.quote(inner)} "
+            # lotus-worker only checks its open-files limit (Lotus cli/worker/worker.go:309-318): raise it here.
+            command = (f"{self._prelude(env, role)}; {limits.nofile_shell(role, log)}; rm -f {status}; "
+                       f"setsid sh -c {shlex.quote(inner)} "
                        f">> {log} 2>&1 < /dev/null & echo $! > {pid}")
         res = self._sh(command, timeout=60)
         if res.rc != 0:

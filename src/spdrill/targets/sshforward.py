@@ -3,12 +3,14 @@ direct-tcpip channel per connection for the paramiko backend."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from spdrill.targets.local import MARK_ENV
@@ -24,13 +26,17 @@ def _free_local_port() -> int:
 class SshForward:
     """A local port forward to a port on the standby host, through an `ssh -N -L` child process."""
 
-    def __init__(self, opts: SshOptions, remote_port: int, *, drill_id: str = "") -> None:
-        self.local_port = _free_local_port()
+    def __init__(self, opts: SshOptions, remote_port: int, *, drill_id: str = "", local_port: int = 0,
+                 ready: Callable[[], bool] | None = None) -> None:
+        # local_port given: a reverse forward (-R), the standby host's 127.0.0.1:remote_port to ours.
+        reverse = local_port != 0
+        self.local_port = local_port or _free_local_port()
+        spec = (f"-R127.0.0.1:{remote_port}:127.0.0.1:{self.local_port}" if reverse
+                else f"-L127.0.0.1:{self.local_port}:127.0.0.1:{remote_port}")
         argv = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes",
                 "-o", f"StrictHostKeyChecking={'yes' if opts.host_key_checking else 'no'}",
                 "-o", f"ConnectTimeout={int(opts.connect_timeout)}", "-o", "ControlMaster=no",
-                "-o", "ControlPath=none",
-                "-L", f"127.0.0.1:{self.local_port}:127.0.0.1:{remote_port}"]
+                "-o", "ControlPath=none", spec]
         if opts.known_hosts:
             argv += ["-o", f"UserKnownHostsFile={opts.known_hosts}"]
         if opts.ssh_config:
@@ -44,8 +50,9 @@ class SshForward:
         env = {**os.environ, MARK_ENV: drill_id} if drill_id else None
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env)
+        up = ready or self._listening
         deadline = time.monotonic() + opts.connect_timeout
-        while time.monotonic() < deadline and self.proc.poll() is None and not self._listening():
+        while time.monotonic() < deadline and self.proc.poll() is None and not up():
             time.sleep(0.05)
         if self.proc.poll() is not None:
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
@@ -94,6 +101,30 @@ class ParamikoForward:
     def close(self) -> None:
         self._closed.set()
         self._server.close()
+
+
+class ParamikoReverse:
+    """The standby host's 127.0.0.1:remote_port forwarded to a listener here (a `tcpip-forward` request)."""
+
+    def __init__(self, transport: Any, remote_port: int, local_port: int) -> None:
+        self.transport = transport
+        self.remote_port = remote_port
+        self.local_port = local_port
+        self._closed = threading.Event()
+        transport.request_port_forward("127.0.0.1", remote_port, handler=self._handle)
+
+    def _handle(self, chan: Any, origin: Any, server: Any) -> None:
+        try:
+            conn = socket.create_connection(("127.0.0.1", self.local_port), timeout=10)
+        except OSError:
+            chan.close()
+            return
+        threading.Thread(target=_pump, args=(conn, chan, self._closed), daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(Exception):  # the connection is already gone: nothing listens there any more
+            self.transport.cancel_port_forward("127.0.0.1", self.remote_port)
 
 
 def _pump(conn: socket.socket, chan: Any, closed: threading.Event) -> None:

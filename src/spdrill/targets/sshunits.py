@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from spdrill.targets.limits import LOTUS_WORKER_NOFILE
+
 UNIT_PREFIX = "spdrill-"
 JOURNAL_LINES = 50
 # States in which the unit's process is (or may still be) running; ExecStopPost runs in "deactivating".
@@ -46,6 +48,9 @@ def start_command(*, unit: str, root: Path, role: str, env_file: Path, argv: Seq
              f"--property=StandardError=append:{log}", f"--property=EnvironmentFile={env_file}",
              # systemd's default stop timeout is 90 s, longer than the harness waits for `systemctl stop`.
              f"--property=TimeoutStopSec={stop_grace_s}",
+             # lotus-worker exits below 100 000 open files (Lotus cli/worker/worker.go:309-318); systemd's
+             # usual soft limit is 1024. Soft and hard both: a unit of the system manager may raise the hard one.
+             f"--property=LimitNOFILE={LOTUS_WORKER_NOFILE}",
              f"--property=ExecStopPost=/bin/sh -c {_systemd_quote(post)}",
              "--collect", "--quiet", f"--unit={unit}"]
     return shlex.join(["systemd-run", *props, *argv])
