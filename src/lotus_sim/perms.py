@@ -37,6 +37,7 @@ DAEMON_PERMS: dict[str, str] = {
     "StateSectorGetInfo": "read",
     "StateMinerPower": "read",
     "StateAccountKey": "read",
+    "StateReadState": "read",
     "WalletList": "write",
     "WalletHas": "write",
     "WalletDefaultAddress": "write",
