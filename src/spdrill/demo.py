@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from spdrill.errors import UsageError
+from spdrill.targets.limits import LOTUS_WORKER_NOFILE
 
 DEMO_ACTOR = "f01000"
 SIM_RECORDS = "drill-sim-records"  # the stand-in's record of attempted message pushes
@@ -24,6 +26,19 @@ def _lotus_sim(*args: str) -> str:
     if p.returncode != 0:
         raise UsageError(f"lotus-sim {args[0]} failed (exit {p.returncode}): {p.stderr.strip()[-400:]}")
     return p.stdout.strip()
+
+
+def _fd_floor() -> dict[str, str]:
+    """The stand-in's open-files minimum for its worker, lowered to this host's hard limit when that is short.
+
+    Real lotus-worker exits below a soft limit of 100000 (cli/worker/worker.go:309-318) and so does the
+    stand-in; a host whose hard limit is lower (containers often cap it) could never run the demo. spdrill
+    still raises the soft limit as far as it can and says so in the worker's log when it falls short.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= LOTUS_WORKER_NOFILE:
+        return {}
+    return {"LOTUS_SIM_WORKER_FD_MIN": str(hard)}
 
 
 def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snapshot_age: str = "2h",
@@ -43,7 +58,7 @@ def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snap
     bindir = _lotus_sim("bindir")
     # Where the stand-in records every MpoolPushMessage it is asked for: outside the drill folder, so the record
     # outlives the drill and shows that a drill never sent a message on chain (DESIGN rule 3).
-    env = {"LOTUS_SIM_RECORD_DIR": str(workdir / SIM_RECORDS), **(env or {})}
+    env = {"LOTUS_SIM_RECORD_DIR": str(workdir / SIM_RECORDS), **_fd_floor(), **(env or {})}
     env_lines = "\n".join(f'{k} = "{v}"' for k, v in env.items())
     plan = workdir / "plan.toml"
     plan.write_text(f"""# Built-in demo: a simulated restore point made by lotus-sim (NOT real Lotus).

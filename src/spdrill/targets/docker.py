@@ -9,7 +9,9 @@ address before the miner exists; APIs are published on 127.0.0.1 only; every con
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -26,12 +28,15 @@ from spdrill.targets.base import CommandResult
 from spdrill.targets.dockerhost import HostHelper, LateRunner, make_root, remove_root
 from spdrill.targets.dockeroptions import engine_is_local
 from spdrill.targets.dockervolume import DrillVolume, VolumeFS
+from spdrill.targets.limits import LOTUS_WORKER_NOFILE
 from spdrill.targets.local import MARK_ENV
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 reap = kit.reap
 STOP_GRACE_S = 10
 
+
+log = logging.getLogger("spdrill.targets.docker")
 
 class DockerTarget:
     """Runs the standby's roles as containers of one Docker engine (local, or remote through DOCKER_HOST)."""
@@ -186,7 +191,6 @@ class DockerTarget:
             "labels": {**self._labels, kit.ROLE_LABEL: role}, "network": self.network.name,
             "user": self._user(),
             "init": True,  # a real PID 1 forwards SIGTERM, so `docker stop` is a clean Lotus shutdown
-            "ulimits": kit.nofile_ulimits(),
         }
         if self.opts.memory:
             kwargs["mem_limit"] = self.opts.memory
@@ -212,15 +216,36 @@ class DockerTarget:
         kwargs["ports"] = {f"{port}/tcp": (self.opts.publish_host, port)}
         if role == "worker" and self.gpu_wanted:
             kwargs["device_requests"] = kit.device_requests(self.opts.gpus)
+        if role == "worker":  # lotus-worker checks its open-files limit and never raises it (limits.py)
+            kwargs["ulimits"] = kit.nofile_ulimits()
+        name = f"spdrill-{self.drill_id}-{role}"
         try:
-            container = self.client.containers.run(
-                self.opts.image_for(role), command, name=f"spdrill-{self.drill_id}-{role}",
-                environment={**self._env(env), **listen_env}, **kwargs)
+            try:
+                container = self.client.containers.run(
+                    self.opts.image_for(role), command, name=name,
+                    environment={**self._env(env), **listen_env}, **kwargs)
+            except docker.errors.APIError as exc:
+                if "ulimits" not in kwargs or "rlimit" not in str(exc.explanation or exc):
+                    raise
+                # The engine's own hard limit is lower: start with its default, and say why the worker may exit.
+                log.warning("the Docker engine cannot give the %s container nofile=%d (its own hard limit is "
+                            "lower); started with the engine's limit", role, LOTUS_WORKER_NOFILE)
+                self._remove_named(name)
+                del kwargs["ulimits"]
+                container = self.client.containers.run(
+                    self.opts.image_for(role), command, name=name,
+                    environment={**self._env(env), **listen_env}, **kwargs)
         except docker.errors.APIError as exc:
             raise TargetError(f"cannot start the {role} container from {self.opts.image_for(role)}: "
                               f"{exc.explanation or exc}") from None
         with self._lock:
             self._containers[role] = container
+
+    def _remove_named(self, name: str) -> None:
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.APIError):  # never created: nothing to remove
+            self.client.containers.get(name).remove(force=True)
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandResult:
         self.publish_workspace()
