@@ -11,7 +11,7 @@ from pathlib import Path
 from lotus_sim import policy
 from lotus_sim.clock import parse_duration
 from lotus_sim.filefaults import FAULTS, apply_fault
-from lotus_sim.fixture import FixtureSpec, make_fixture
+from lotus_sim.fixture import FixtureSpec, make_fixture, parse_multisig
 
 USAGE_ERROR = 2
 
@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--genesis", type=int, default=1598306400, help="genesis unix time (default mainnet's)")
     make.add_argument("--no-sector-files", action="store_true",
                       help="write no sealed/cache files (for huge benchmark worlds)")  # fmt: skip
+    make.add_argument("--owner-multisig", default="", metavar="M-of-N",
+                      help="the owner is an M-of-N multisig whose signers are account keys (e.g. 2-of-3)")
     make.add_argument("--fault", action="append", default=[], metavar="NAME[=ARG]", help="apply a file fault")
     fault = sub.add_parser("fault", help="apply a file fault to a fixture", epilog=_fault_help(),
                            formatter_class=raw)  # fmt: skip
@@ -78,6 +80,11 @@ def _spec(args: argparse.Namespace) -> FixtureSpec:
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
+    if args.owner_multisig:
+        try:
+            parse_multisig(args.owner_multisig)
+        except ValueError as exc:
+            raise UsageError(f"--owner-multisig: {exc}") from exc
     for name in args.fault:
         if name.partition("=")[0] not in FAULTS:
             raise UsageError(f"--fault {name}: unknown fault; expected one of: {', '.join(FAULTS)}")
@@ -85,7 +92,7 @@ def _spec(args: argparse.Namespace) -> FixtureSpec:
         sectors=args.sectors, deadlines=args.deadlines, snapshot_age=snapshot_age, backup_age=backup_age,
         sectors_after_backup=args.sectors_after_backup, seed=args.seed, miner=args.miner, sector_size=size,
         storage_paths=args.storage_paths, now=args.now, block_delay=args.block_delay, genesis=args.genesis,
-        faults=tuple(args.fault), sector_files=not args.no_sector_files,
+        faults=tuple(args.fault), sector_files=not args.no_sector_files, owner_multisig=args.owner_multisig,
     )  # fmt: skip
 
 

@@ -131,8 +131,11 @@ def _keys_in_wallet(root: Path, info: Info, arg: str | None) -> Info:
     secrets = _get(info, "secrets")
     assert isinstance(secrets, dict)
     copied = []
-    for role in ("worker", "owner"):
-        address = str(_get(info, role, "key"))
+    # A multisig owner has no key: its signers' keys are what would let the standby act as owner.
+    msig = info.get("owner_multisig")
+    signers = [str(a["key"]) for a in msig["signers"]] if isinstance(msig, dict) else []
+    for role, address in [("worker", str(_get(info, "worker", "key")))] + (
+            [("signer", a) for a in signers] if signers else [("owner", str(_get(info, "owner", "key")))]):
         key = keystore.KeyInfo.from_export((root / str(secrets[address])).read_text(), f"{role} key")
         keystore.write_key(daemon_repo, keystore.WALLET_PREFIX + address, key)
         copied.append(address)

@@ -17,7 +17,7 @@ from lotus_sim import configs, keystore, sectorstore
 from lotus_sim.address import Address
 from lotus_sim.clock import Clock
 from lotus_sim.policy import DEADLINES, proof_types
-from lotus_sim.world import Account, Head, MinerMetadata, World
+from lotus_sim.world import Account, Head, MinerMetadata, Multisig, World
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class FixtureSpec:
     genesis: int = 1598306400
     faults: tuple[str, ...] = field(default=())
     sector_files: bool = True  # False: chain, repos and backup only (big worlds for daemon benchmarks)
+    owner_multisig: str = ""  # "M-of-N": the owner is an M-of-N multisig of account signers
 
 
 def backup_name(unix_time: float) -> str:
@@ -69,6 +70,31 @@ def _accounts(rng: random.Random, miner: Address, root: Path) -> tuple[list[Acco
             out.write(info.export() + "\n")
         files[str(key_address)] = str(target.relative_to(root))
     return accounts, files
+
+
+def parse_multisig(text: str) -> tuple[int, int]:
+    """(threshold, signers) of ``2-of-3``; ValueError unless 1 <= M <= N (the multisig constructor's rules)."""
+    m, sep, n = text.partition("-of-")
+    if not (sep and m.isdigit() and n.isdigit() and 1 <= int(m) <= int(n)):
+        raise ValueError(f"owner multisig {text!r}: expected M-of-N with 1 <= M <= N, e.g. 2-of-3")
+    return int(m), int(n)
+
+
+def _multisig_owner(spec: FixtureSpec, miner: Address, root: Path, secret_files: dict[str, str]) -> Multisig:
+    # A separate random stream, so the rest of the fixture is byte-for-byte the same as without a multisig.
+    threshold, count = parse_multisig(spec.owner_multisig)
+    rng = random.Random(f"owner-multisig:{spec.seed}")
+    signers = []
+    for i in range(count):
+        info, key_address = keystore.wallet_key(rng, "secp256k1", miner.network)
+        signers.append(Account(str(Address.id(miner.actor_id + 10 + i, miner.network)), str(key_address),
+                               "secp256k1"))
+        target = root / "secrets" / f"signer{i}-{key_address}.key"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(info.export() + "\n")
+        secret_files[str(key_address)] = str(target.relative_to(root))
+    return Multisig(str(Address.id(miner.actor_id + 1, miner.network)), tuple(signers), threshold)
 
 
 def _repo(path: Path, rng: random.Random, config: str) -> str:
@@ -111,6 +137,10 @@ def make_fixture(root: Path, spec: FixtureSpec) -> dict[str, object]:
     clock = Clock(spec.genesis, spec.block_delay)
     rp = root / "restore-point"
     accounts, secret_files = _accounts(rng, miner, root)
+    msig = _multisig_owner(spec, miner, root, secret_files) if spec.owner_multisig else None
+    if msig is not None:  # the owner slot's ID is the multisig's; no key of its own
+        (root / secret_files.pop(accounts[0].key_address)).unlink()
+        accounts[0] = Account(msig.id_address, msig.id_address, "multisig")
     _repo(rp / "lotus", rng, configs.daemon_config())
     miner_repo = rp / "lotus-miner"
     peer_id = _repo(miner_repo, rng, configs.miner_config([accounts[2].key_address]))
@@ -128,6 +158,7 @@ def make_fixture(root: Path, spec: FixtureSpec) -> dict[str, object]:
         network_name="mainnet" if miner.network == "f" else "calibrationnet",
         clock=clock,
         seed=spec.seed,
+        owner_multisig=msig,
     )
     (rp / "chain").mkdir(parents=True)
     snapshot = rp / "chain" / f"snapshot-{height}.car.zst"
@@ -149,6 +180,10 @@ def make_fixture(root: Path, spec: FixtureSpec) -> dict[str, object]:
     if spec.sector_files:
         _write_sectors(stores, spec.seed, miner.actor_id, spec.sectors)
     info = _describe(root, spec, now, world, snapshot, backup, backup_time, stores, secret_files)
+    if msig is not None:
+        info["owner_multisig"] = {"id": msig.id_address, "threshold": msig.threshold,
+                                  "signers": [{"id": a.id_address, "key": a.key_address, "type": a.key_type}
+                                              for a in msig.signers]}
     write_info(root, info)
     return info
 

@@ -12,7 +12,7 @@ from lotus_sim.address import Address, read_uvarint, uvarint
 from lotus_sim.car import read_car, write_car
 from lotus_sim.cbor import CID, FormatError, block_cid
 from lotus_sim.clock import Clock
-from lotus_sim.world import Account, Head, World, iter_runs
+from lotus_sim.world import Account, Head, Multisig, World, iter_runs
 
 STATE_FORMAT = 1
 _HEIGHT, _STATE_ROOT, _TIMESTAMP = 7, 8, 12
@@ -64,7 +64,25 @@ def encode_state(world: World) -> dict[str, object]:
         "deadlines": [encode_runs(d) for d in world.deadlines],
         "faulty": encode_runs(sorted(world.faulty)),
         "recovering": encode_runs(sorted(world.recovering)),
+        **_multisig(world),
     }
+
+
+def _multisig(world: World) -> dict[str, object]:
+    # Only present for a multisig owner, so every other snapshot keeps its bytes.
+    msig = world.owner_multisig
+    if msig is None:
+        return {}
+    return {"ownerMultisig": [msig.id_address, msig.threshold, [_account(a) for a in msig.signers]]}
+
+
+def _decode_multisig(value: object) -> Multisig | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int)
+            and isinstance(value[2], list)):
+        raise FormatError(f"state block field 'ownerMultisig': expected [id, threshold, signers], got {value!r:.80}")
+    return Multisig(value[0], tuple(_acc(a, "ownerMultisig") for a in value[2]), value[1])
 
 
 def _field(state: dict[str, object], key: str, kind: type) -> object:
@@ -105,6 +123,7 @@ def decode_state(state: dict[str, object], head: Head) -> World:
         seed=int(_field(state, "seed", int)),  # type: ignore[call-overload]
         faulty=set(decode_runs(bytes(_field(state, "faulty", bytes)))),  # type: ignore[call-overload]
         recovering=set(decode_runs(bytes(_field(state, "recovering", bytes)))),  # type: ignore[call-overload]
+        owner_multisig=_decode_multisig(state.get("ownerMultisig")),
     )
 
 

@@ -4,7 +4,8 @@ Public API (stable; later additions only):
 
 * ``World`` — what the chain knows: ``miner`` (``f01000``), ``owner``/``worker``/``controls`` (``Account``),
   ``peer_id``, ``sector_size``, ``proofs`` (``ProofTypes``: ``seal_proof``, ``window_post_proof``,
-  ``partition_sectors``), ``network_name``, ``network_version``, ``clock`` (``Clock``), ``head``
+  ``partition_sectors``), ``owner_multisig`` (``Multisig`` or None: the owner is a multisig),
+  ``network_name``, ``network_version``, ``clock`` (``Clock``), ``head``
   (``Head``: ``height``, ``timestamp``, ``cids``), ``proving_period_offset``, ``deadlines`` (48 sorted
   ``array('Q')`` of sector numbers), ``faulty`` / ``recovering`` (mutable ``set[int]``: tests plant faults).
   Queries: ``sector_count()``, ``all_sectors()``, ``has_sector(n)``, ``locate(n) -> (deadline, partition)``,
@@ -47,6 +48,7 @@ __all__ = [
     "DeadlineInfo",
     "Head",
     "MinerMetadata",
+    "Multisig",
     "PartitionSets",
     "ProofTypes",
     "SectorInfo",
@@ -85,6 +87,15 @@ class Account:
     id_address: str
     key_address: str
     key_type: str  # "bls" or "secp256k1", the KeyInfo Type
+
+
+@dataclass(frozen=True)
+class Multisig:
+    """A multisig actor (the miner's owner, when it is one): signers are account actors."""
+
+    id_address: str
+    signers: tuple[Account, ...]
+    threshold: int  # NumApprovalsThreshold
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,7 @@ class World:
     seed: int = 0
     faulty: set[int] = field(default_factory=set)
     recovering: set[int] = field(default_factory=set)
+    owner_multisig: Multisig | None = None  # set when the owner is a multisig (owner.key_type "multisig")
     _deadline_of: bytearray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
