@@ -104,6 +104,9 @@ class Api:
 
 Authorize = Callable[[str], list[str]]
 GetRoute = Callable[[], tuple[int, str]]
+# A POST route under a path prefix (the miner's /remote, node/rpc.go:130-133): (path, permissions granted
+# or None for a bad token, body) -> (status, body).
+PostRoute = Callable[[str, "tuple[str, ...] | None", bytes], tuple[int, bytes]]
 
 
 class RpcServer:
@@ -116,10 +119,12 @@ class RpcServer:
         apis: Mapping[str, Api],
         authorize: Authorize,
         get_routes: Mapping[str, GetRoute] | None = None,
+        post_routes: Mapping[str, PostRoute] | None = None,
     ) -> None:
         self.apis = dict(apis)
         self.authorize = authorize
         self.get_routes = dict(get_routes or {})
+        self.post_routes = dict(post_routes or {})
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -146,6 +151,9 @@ class RpcServer:
         self, path: str, auth_header: str | None, body: bytes
     ) -> tuple[int, bytes | Iterator[bytes] | FileSlices]:
         """Answer one POST: the HTTP status and body."""
+        for prefix, route in self.post_routes.items():
+            if path.startswith(prefix):
+                return route(path, self.allow(auth_header), body)
         api = self.apis.get(path)
         if api is None:
             return 404, b"404 page not found\n"

@@ -25,11 +25,11 @@ from spdrill.restore import Restored, RestoredParts, find_parts, remap_storage, 
 from spdrill.stages import StageBoard, StageResult
 from spdrill.standby import StandbyProbe
 from spdrill.standbyapi import (
-    account_key,
     api_up,
     cli_token,
     describe_restore_files,
     fetch_backup,
+    key_holder,
     maddr,
     tail,
     token_from_repo,
@@ -340,16 +340,19 @@ class BringUp:
             config_verdict = "config: not readable on the attach target (the operator started lotus-miner)"
             writer = self.ep.daemon_admin or self.ep.daemon_read
         wallet = FullNodeClient(writer).wallet_list()
-        keys = {a: account_key(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
+        # An account's key, or every signer's key of a multisig (owner or control): StateAccountKey fails for those.
+        holders = {a: key_holder(client, a) for a in (info.owner, info.worker, *info.control_addresses)}
+        keys = {a: h.keys[0] for a, h in holders.items()}  # the worker is an account: its one key
+        controls = [holders[a] for a in info.control_addresses]
         if self.failover is not None:
-            summary = failover.verify_wallet(wallet, keys[info.owner], keys[info.worker],
-                                             [keys[a] for a in info.control_addresses]) + f"; {config_verdict}"
+            summary = failover.verify_wallet(wallet, holders[info.owner], keys[info.worker],
+                                             [k for h in controls for k in h.keys]) + f"; {config_verdict}"
             note.facts.update({"wallet_keys": len(wallet), "config": config_verdict, "worker": keys[info.worker]})
             self.journal.fact("fence", summary)
             return summary
-        checked, size = fence.verify_wallet_fence(wallet, keys[info.owner], keys[info.worker],
-                                                  [keys[a] for a in info.control_addresses])
-        report = fence.FenceReport(checked, size, config_verdict)
+        checked, size = fence.verify_wallet_fence(wallet, holders[info.owner], holders[info.worker], controls)
+        notes = [holders[info.owner].describe("owner"), *(h.describe("control") for h in controls)]
+        report = fence.FenceReport(checked, size, config_verdict, tuple(n for n in notes if n))
         note.facts.update({"addresses_checked": len(checked), "wallet_keys": size, "config": config_verdict})
         self.journal.fact("fence", report.summary())
         return report.summary()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spdrill.errors import DrillError, InputError, SafetyError, UsageError
+from spdrill.fence import KeyHolder
 from spdrill.lotus.address import normalize, normalized_set, same_address
 
 CHANGE_PEER_ID = 23  # the miner actor's ChangePeerID method number (builtin-actors miner Method::ChangePeerID)
@@ -82,11 +83,19 @@ def failover_graph(graph: Mapping[str, tuple[str, tuple[str, ...]]],
     return out
 
 
-def verify_wallet(wallet: Iterable[str], owner: str, worker: str, control: Iterable[str]) -> str:
-    """The inverted wallet fence: the worker key must be there (init restore signs with it), the owner's never."""
+def verify_wallet(wallet: Iterable[str], owner: str | KeyHolder, worker: str, control: Iterable[str]) -> str:
+    """The inverted wallet fence: the worker key must be there (init restore signs with it), the owner's never
+    (nor, for a multisig owner, any of its signers' keys)."""
     keys = list(wallet)
     held = normalized_set(keys)  # f and t prefixes name the same key
-    if normalize(owner) in held:
+    holder = owner if isinstance(owner, KeyHolder) else KeyHolder.account(owner)
+    signer = next((k for k in holder.keys if holder.threshold is not None and normalize(k) in held), None)
+    if signer is not None:
+        raise SafetyError(f"fence: the standby daemon's wallet holds a signer key ({signer}) of the owner multisig "
+                          f"{holder.address}; a failover never needs it. Remove it from the standby's keystore and "
+                          "re-run; lotus-miner init restore was not run")
+    if holder.threshold is None and normalize(holder.keys[0]) in held:
+        owner = holder.keys[0]
         raise SafetyError(f"fence: the standby daemon's wallet holds the owner key of the miner ({owner}); a "
                           "failover never needs it (only the worker signs ChangePeerID and WindowPoSt). Remove it "
                           "from the standby's keystore and re-run; lotus-miner init restore was not run")
@@ -97,8 +106,9 @@ def verify_wallet(wallet: Iterable[str], owner: str, worker: str, control: Itera
                           "re-run; lotus-miner init restore was not run")
     controls = [a for a in control if normalize(a) in held]
     extra = f", {len(controls)} control key(s) present" if controls else ""
-    return (f"failover fence: worker key {worker} in the standby wallet, owner key absent{extra} "
-            f"({len(keys)} keys)")
+    owner_line = holder.describe("owner")
+    absent = f"owner key absent ({owner_line})" if owner_line else "owner key absent"
+    return f"failover fence: worker key {worker} in the standby wallet, {absent}{extra} ({len(keys)} keys)"
 
 
 def init_restore_argv(backup: str, *, config: str | None, storage_config: str | None, nosync: bool) -> list[str]:

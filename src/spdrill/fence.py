@@ -18,16 +18,45 @@ _KEY = re.compile(r"^\s*#?\s*DisableWinningPoSt\s*=.*$")
 
 
 @dataclass(frozen=True)
+class KeyHolder:
+    """Who signs for one of the miner's addresses: an account's key, or every signer's key of a multisig."""
+
+    address: str  # as StateMinerInfo names it (an ID address)
+    keys: tuple[str, ...]  # the key addresses a wallet would hold
+    threshold: int | None = None  # set for a multisig: approvals needed out of len(keys)
+
+    @classmethod
+    def account(cls, address: str, key: str | None = None) -> KeyHolder:
+        return cls(address, (key or address,))
+
+    def describe(self, role: str) -> str | None:
+        """A line for the report when the address is a multisig; None for an account."""
+        if self.threshold is None:
+            return None
+        return (f"{role} {self.address} is a multisig ({self.threshold} of {len(self.keys)}); its "
+                f"{len(self.keys)} signers checked")
+
+
+Holder = str | KeyHolder
+
+
+def _holder(h: Holder) -> KeyHolder:
+    return h if isinstance(h, KeyHolder) else KeyHolder.account(h)
+
+
+@dataclass(frozen=True)
 class FenceReport:
     """What the fence checked, for the journal: addresses looked for, wallet size, config verdict."""
 
     checked_addresses: tuple[str, ...]
     wallet_size: int
     config: str
+    notes: tuple[str, ...] = ()  # e.g. "owner f01001 is a multisig (2 of 3); its 3 signers checked"
 
     def summary(self) -> str:
+        notes = "".join(f"; {n}" for n in self.notes)
         return (f"verified: none of {len(self.checked_addresses)} owner/worker/control addresses in the "
-                f"standby wallet ({self.wallet_size} keys); {self.config}")
+                f"standby wallet ({self.wallet_size} keys){notes}; {self.config}")
 
 
 def write_winning_post_fence(config: Path, fs: WorkFS | None = None) -> None:
@@ -82,20 +111,24 @@ def verify_config_fence(config: Path, env: Mapping[str, str], fs: WorkFS | None 
     return "config: [Subsystems] DisableWinningPoSt = true (read back)"
 
 
-def verify_wallet_fence(wallet: Iterable[str], owner: str, worker: str, control: Iterable[str],
+def verify_wallet_fence(wallet: Iterable[str], owner: Holder, worker: Holder, control: Iterable[Holder],
                         *, id_of: Mapping[str, str] | None = None) -> tuple[tuple[str, ...], int]:
-    """SafetyError if the standby wallet holds the owner, worker or a control key; names the address only."""
+    """SafetyError if the standby wallet holds the owner, worker or a control key (or a key of a multisig
+    signer of one of them); names the address only."""
     keys = list(wallet)
     held = normalized_set(keys)  # a testnet wallet lists t1…/t3…, the same keys as f1…/f3…
     wanted = {"owner": [owner], "worker": [worker], "control": list(control)}
     checked: list[str] = []
-    for role, addrs in wanted.items():
-        for addr in addrs:
-            checked.append(addr)
-            aliases = {normalize(addr), normalize((id_of or {}).get(addr, addr))}
-            if held & aliases:
-                raise SafetyError(f"fence: the standby daemon's wallet holds the {role} key of the miner "
-                                  f"({addr}); a drill standby must not be able to sign for the live actor. "
-                                  "Remove the key from the restored daemon repo (keystore) and re-run; "
-                                  "lotus-miner was not started")
+    for role, holders in wanted.items():
+        for holder in map(_holder, holders):
+            for addr in holder.keys:
+                checked.append(addr)
+                aliases = {normalize(addr), normalize((id_of or {}).get(addr, addr))}
+                if not held & aliases:
+                    continue
+                whose = (f"a signer key of the {role} multisig {holder.address} ({addr})"
+                         if holder.threshold is not None else f"the {role} key of the miner ({addr})")
+                raise SafetyError(f"fence: the standby daemon's wallet holds {whose}; a drill standby must not "
+                                  "be able to sign for the live actor. Remove the key from the restored daemon "
+                                  "repo (keystore) and re-run; lotus-miner was not started")
     return tuple(checked), len(keys)

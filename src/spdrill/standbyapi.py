@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spdrill.errors import DrillError, InputError
+from spdrill.errors import DrillError, InputError, LotusRPCError, SafetyError
+from spdrill.fence import KeyHolder
 from spdrill.journal import PhaseNote
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import Plan
@@ -70,6 +71,37 @@ def account_key(client: FullNodeClient, address: str) -> str:
     if not isinstance(key, str):
         raise InputError(f"StateAccountKey({address}) gave {type(key).__name__}, expected an address")
     return key
+
+
+def key_holder(client: FullNodeClient, address: str) -> KeyHolder:
+    """Who signs for an address MinerInfo names: its account key, or each signer's key when it is a multisig."""
+    if address[1:2] != "0":
+        return KeyHolder.account(address)
+    try:
+        return KeyHolder.account(address, account_key(client, address))
+    except LotusRPCError as exc:
+        # StateAccountKey resolves account actors only: for any other it fails with "failed to get account
+        # actor state for <a>: actor code is not account: <name>" (Lotus chain/vm/vm.go:69-72,
+        # chain/actors/builtin/account/account.go:29-31). A multisig owner is one Lotus supports.
+        failure = exc.rpc_message
+    try:
+        msig = client.multisig(address)
+    except LotusRPCError as exc:
+        raise SafetyError(f"fence: cannot tell which keys sign for {address}: StateAccountKey failed ({failure}) "
+                          f"and StateReadState failed ({exc.rpc_message}); lotus-miner was not started") from None
+    if msig is None:
+        raise SafetyError(f"fence: {address} is neither an account nor a multisig (StateAccountKey: {failure}), "
+                          "so the fence cannot tell which keys sign for it; lotus-miner was not started. Check "
+                          "its keys by hand (`lotus state get-actor`, `lotus state read-state`)")
+    keys = []
+    for signer in msig.signers:
+        try:
+            keys.append(account_key(client, signer))
+        except LotusRPCError as exc:
+            raise SafetyError(f"fence: signer {signer} of the multisig {address} has no key address "
+                              f"(StateAccountKey: {exc.rpc_message}); the fence cannot check it, lotus-miner was "
+                              "not started") from None
+    return KeyHolder(address, tuple(keys), msig.threshold)
 
 
 def maddr(host: str, port: int) -> str:

@@ -13,11 +13,14 @@ from spdrill.lotus.bitfield import Bitfield
 from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError, bitfield_of, cid_of
 from spdrill.lotus.types import (
     ActiveSync,
+    Actor,
+    ActorState,
     BlockHeader,
     Deadline,
     DeadlineInfo,
     MinerInfo,
     MinerPower,
+    Multisig,
     NodeStatus,
     Partition,
     SectorInfo,
@@ -223,6 +226,30 @@ class FullNodeClient(ApiClient):
         if type(raw) is not int:
             raise LotusResponseError("Filecoin.StateNetworkVersion", "result", "an integer", raw)
         return raw
+
+    def state_get_actor(self, address: str, key: TipSetKey | None = None) -> Actor:
+        """``Filecoin.StateGetActor``: code, head, nonce, balance and (nullable) delegated address."""
+        f = Fields("Filecoin.StateGetActor", self._call("StateGetActor", address, _tsk(key)))
+        return Actor(f.cid("Code"), f.cid("Head"), f.integer("Nonce"), f.big("Balance"),
+                     f.opt_string("DelegatedAddress"))
+
+    def state_read_state(self, address: str, key: TipSetKey | None = None) -> ActorState:
+        """``Filecoin.StateReadState``: the actor's state object, as Lotus dumps it (node/impl/full/state.go:519)."""
+        f = Fields("Filecoin.StateReadState", self._call("StateReadState", address, _tsk(key)))
+        raw = f.obj.get("State")
+        if type(raw) is not dict:
+            raise LotusResponseError("Filecoin.StateReadState", "result.State", "an object", raw)
+        return ActorState(f.cid("Code"), f.big("Balance"), raw)
+
+    def multisig(self, address: str, key: TipSetKey | None = None) -> Multisig | None:
+        """The signers and threshold of `address` when its state is a multisig's; None for any other actor."""
+        state = self.state_read_state(address, key).state
+        if "Signers" not in state or "NumApprovalsThreshold" not in state:
+            return None
+        # go-state-types multisig.State: Signers []address.Address, NumApprovalsThreshold uint64
+        # (Lotus chain/actors/builtin/multisig/v19.go:37-39,75-80).
+        f = Fields("Filecoin.StateReadState", state, "result.State")
+        return Multisig(address, f.strings("Signers"), f.integer("NumApprovalsThreshold"))
 
     def state_miner_info(self, miner: str, key: TipSetKey | None = None) -> MinerInfo:
         """``Filecoin.StateMinerInfo``."""

@@ -13,13 +13,16 @@ from typing import Any, NamedTuple
 from spdrill.lotus.bitfield import Bitfield
 
 __all__ = [
+    "Actor",
     "ActiveSync",
+    "ActorState",
     "BlockHeader",
     "Deadline",
     "DeadlineInfo",
     "FsStat",
     "MinerInfo",
     "MinerPower",
+    "Multisig",
     "Partition",
     "PoStPartition",
     "SectorInfo",
@@ -147,6 +150,35 @@ class MinerInfo:
     window_post_partition_sectors: int
     consensus_fault_elapsed: int
     beneficiary: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """``Filecoin.StateGetActor``: an actor's code CID, state head, nonce, balance (attoFIL)."""
+
+    code: str
+    head: str
+    nonce: int
+    balance: int
+    delegated_address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActorState:
+    """``Filecoin.StateReadState``: an actor's code CID, balance and its state object as Lotus dumps it."""
+
+    code: str
+    balance: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Multisig:
+    """The signers and threshold of a multisig actor, read from ``Filecoin.StateReadState``."""
+
+    address: str
+    signers: tuple[str, ...]
+    threshold: int
 
 
 @dataclass(frozen=True, slots=True)
