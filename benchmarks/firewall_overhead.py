@@ -105,7 +105,10 @@ async def measure(
             assert "result" in json.loads((await sockets[n].receive()).data)
 
         for _ in range(50):  # warm up connections, both sides
-            await post(*direct), await post(*proxied), await ws_call(0), await ws_call(1)
+            await post(*direct)
+            await post(*proxied)
+            await ws_call(0)
+            await ws_call(1)
         for _ in range(calls):
             out["HTTP POST"][0].append(await timed(lambda: post(*direct)))
             out["HTTP POST"][1].append(await timed(lambda: post(*proxied)))

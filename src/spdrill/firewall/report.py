@@ -54,8 +54,8 @@ class FirewallReport:
         n = self.refused_total
         if n:
             detail = ", ".join(f"{r.method} x{r.count}" for r in self.refused)
-            noun = "call" if n == 1 else "calls"
-            parts = [f"the standby made {n} {noun} that sign or send ({detail}); all refused by the chain firewall"]
+            made = "1 call that signs or sends" if n == 1 else f"{n} calls that sign or send"
+            parts = [f"the standby made {made} ({detail}); all refused by the chain firewall"]
         else:
             parts = ["the standby asked to sign or send nothing"]
         for answer in self.wallet_has:
