@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from lotus_sim.chain import ChainSync
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
 from lotus_sim.mpool import Mpool
 from lotus_sim.perms import DAEMON_PERMS
-from lotus_sim.rpc import Api, FileSlices, JsonStream, RpcError, deferred
+from lotus_sim.rpc import Api, Channel, FileSlices, JsonStream, RpcError, deferred
 from lotus_sim.sectorcache import SectorCache, filter_runs
 from lotus_sim.statejson import miner_info_json, sector_json, sector_stream
 from lotus_sim.version import version_json
@@ -123,6 +123,26 @@ class DaemonNode:
     def chain_head(self) -> dict[str, Any]:
         """Filecoin.ChainHead."""
         return self.sync.tipset(self.sync.head_height())
+
+    def chain_notify(self) -> Channel:
+        """Filecoin.ChainNotify (node/impl/full/chain.go:107-109 -> chain/store/store.go:289-333).
+
+        First `[{"Type": "current", "Val": head}]`, then one notification per head change listing an
+        `apply` for every tipset on the path to the new head (store.go:168-190; the stand-in never
+        reorgs, so never `revert`); the channel closes when the daemon stops.
+        """
+        return Channel(self._head_changes)
+
+    def _head_changes(self, cancelled: threading.Event) -> Iterator[list[dict[str, Any]]]:
+        height = self.sync.head_height()
+        yield [{"Type": "current", "Val": self.sync.tipset(height)}]
+        # Polled often enough that a catch-up at thousands of epochs/s sends modest notifications.
+        poll = min(0.25, self.sync.clock.block_delay / 4)
+        while not cancelled.wait(poll) and not self.stop.is_set():
+            head = self.sync.head_height()
+            if head > height:
+                yield [{"Type": "apply", "Val": self.sync.tipset(h)} for h in range(height + 1, head + 1)]
+                height = head
 
     def tipset_by_height(self, height: int, tsk: Any) -> dict[str, Any]:
         """Filecoin.ChainGetTipSetByHeight."""
@@ -317,7 +337,8 @@ class DaemonNode:
             "Session": lambda: self.session,
             "Shutdown": deferred(self.stop.set),
             "AuthNew": self.auth_new, "AuthVerify": self.auth_verify,
-            "ChainHead": self.chain_head, "ChainGetTipSetByHeight": self.tipset_by_height,
+            "ChainHead": self.chain_head, "ChainNotify": self.chain_notify,
+            "ChainGetTipSetByHeight": self.tipset_by_height,
             "SyncState": self.sync_state, "NodeStatus": self.node_status,
             "StateNetworkVersion": self.network_version, "StateMinerInfo": self.miner_info,
             "StateMinerProvingDeadline": self.proving_deadline, "StateMinerDeadlines": self.deadlines,
@@ -329,4 +350,4 @@ class DaemonNode:
             "WalletList": self.wallet_list, "WalletHas": self.wallet_has,
             "WalletDefaultAddress": self.wallet_default, "MpoolPushMessage": self.mpool.push,
         }
-        return Api(methods, DAEMON_PERMS, on_denied=self.mpool.denied)
+        return Api(methods, DAEMON_PERMS, on_denied=self.mpool.denied, channels=frozenset({"ChainNotify"}))

@@ -22,6 +22,7 @@ DAEMON_PERMS: dict[str, str] = {
     "AuthNew": "admin",
     "AuthVerify": "read",
     "ChainHead": "read",
+    "ChainNotify": "read",
     "ChainGetTipSetByHeight": "read",
     "SyncState": "read",
     "NodeStatus": "read",

@@ -1,4 +1,4 @@
-"""JSON-RPC 2.0 over HTTP POST as go-jsonrpc serves Lotus: Bearer-JWT permissions, HTTP 500 on errors."""
+"""JSON-RPC 2.0 as go-jsonrpc serves Lotus: HTTP POST and WebSocket on one path, Bearer-JWT permissions."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from lotus_sim.perms import ALL_PERMISSIONS, missing_permission_text
 
-__all__ = ["Api", "FileSlices", "JsonStream", "RpcError", "RpcServer", "Unauthorized", "deferred"]
+__all__ = ["Api", "Channel", "FileSlices", "JsonStream", "RpcError", "RpcServer", "Unauthorized", "deferred"]
 
 # go-jsonrpc's codes: a method's own error is code 1; the rest are JSON-RPC 2.0's standard codes.
 CODE_METHOD_ERROR = 1
@@ -63,6 +64,18 @@ class FileSlices:
         return FileSlices(self.path, [head, *self.parts, b"}"])
 
 
+@dataclass(frozen=True)
+class Channel:
+    """The result of a channel-returning method (`<-chan T` in Go), served only over WebSocket.
+
+    `produce(cancelled)` yields the channel's values until it ends or `cancelled` is set (the call's
+    context is done: the client sent `xrpc.cancel` or the connection closed); it must watch `cancelled`
+    while it waits.
+    """
+
+    produce: Callable[[threading.Event], Iterator[Any]]
+
+
 class Unauthorized(Exception):
     """A token the server rejects: the request gets HTTP 401 and no body."""
 
@@ -75,6 +88,8 @@ class Api:
     perms: Mapping[str, str]
     # Told about calls refused for want of permission (the daemon records refused mpool pushes too).
     on_denied: Callable[[str, list[Any], str], None] | None = None
+    # Methods whose Go result is a channel: they return a Channel, and HTTP cannot carry them.
+    channels: frozenset[str] = frozenset()
     _signatures: dict[str, inspect.Signature] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,22 +98,29 @@ class Api:
             raise ValueError(f"methods without a permission entry: {missing}")
         self._signatures = {name: inspect.signature(fn) for name, fn in self.methods.items()}
 
-    def dispatch(self, full_name: str, params: list[Any], allow: tuple[str, ...]) -> Any:
-        """Run one call after the name, permission and arity checks go-jsonrpc makes."""
+    def dispatch(self, full_name: str, params: list[Any], allow: tuple[str, ...], out_channels: bool = False) -> Any:
+        """Run one call after the checks go-jsonrpc makes, in its order (handler.go:316-368).
+
+        Name, then channel support (HTTP has none), then arity; the permission check comes last, as
+        Lotus's permissioned proxy checks it inside the call.
+        """
         name = full_name.removeprefix("Filecoin.")
         fn = self.methods.get(name)
         if fn is None or not full_name.startswith("Filecoin."):
             raise RpcError(f"method '{full_name}' not found", CODE_NOT_FOUND)
+        if name in self.channels and not out_channels:
+            raise RpcError(f"method '{full_name}' not supported in this mode (no out channel support)",
+                           CODE_NOT_FOUND)
+        sig = self._signatures[name]
+        if len(params) != len(sig.parameters):
+            counts = f"{len(params)} != {len(sig.parameters)}"
+            raise RpcError(f"wrong param count (method '{full_name}'): {counts}", CODE_PARAMS)
         need = self.perms[name]
         if need not in allow:
             text = missing_permission_text(name, need)
             if self.on_denied is not None:
                 self.on_denied(name, params, text)
             raise RpcError(text)
-        sig = self._signatures[name]
-        if len(params) != len(sig.parameters):
-            counts = f"{len(params)} != {len(sig.parameters)}"
-            raise RpcError(f"wrong param count (method '{full_name}'): {counts}", CODE_PARAMS)
         return fn(*params)
 
 
@@ -125,6 +147,8 @@ class RpcServer:
         self.authorize = authorize
         self.get_routes = dict(get_routes or {})
         self.post_routes = dict(post_routes or {})
+        self.sessions: set[Any] = set()  # live WsSession objects (lotus_sim.wsserver)
+        self.sessions_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -143,9 +167,29 @@ class RpcServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the socket and every WebSocket connection (their clients see them drop)."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self.sessions_lock:
+            sessions = list(self.sessions)
+        for session in sessions:
+            session.close()
+
+    def allow(self, auth_header: str | None) -> tuple[str, ...] | None:
+        """The permissions a request's Authorization header grants; None means HTTP 401.
+
+        go-jsonrpc auth/handler.go:29-45: no header is DefaultPerms (read); no `Bearer ` prefix or a token
+        that fails verification is 401 with no body.
+        """
+        if not auth_header:
+            return DEFAULT_ALLOW
+        if not auth_header.startswith("Bearer "):
+            return None
+        try:
+            granted = self.authorize(auth_header.removeprefix("Bearer "))
+        except Unauthorized:
+            return None
+        return tuple(p for p in granted if p in ALL_PERMISSIONS)
 
     def handle_rpc(
         self, path: str, auth_header: str | None, body: bytes
@@ -157,15 +201,12 @@ class RpcServer:
         api = self.apis.get(path)
         if api is None:
             return 404, b"404 page not found\n"
-        allow: tuple[str, ...] = DEFAULT_ALLOW
-        if auth_header:
-            if not auth_header.startswith("Bearer "):
-                return 401, b""
-            try:
-                granted = self.authorize(auth_header.removeprefix("Bearer "))
-            except Unauthorized:
-                return 401, b""
-            allow = tuple(p for p in granted if p in ALL_PERMISSIONS)
+        allow = self.allow(auth_header)
+        if allow is None:
+            return 401, b""
+        if not body.strip():
+            # go-jsonrpc handler.go:189-191; server.go:145-147 answers Invalid request with 400.
+            return 400, _error_body(None, CODE_INVALID_REQUEST, "Invalid request")
         try:
             request = json.loads(body)
         except ValueError:
@@ -186,14 +227,15 @@ class RpcServer:
             print(f"lotus-sim: {request['method']} failed: {exc!r}", file=sys.stderr)
             return 500, _error_body(req_id, CODE_METHOD_ERROR, f"internal error: {exc}")
         if isinstance(result, JsonStream):
-            return 200, _stream(req_id, result)
+            return 200, stream_chunks(req_id, result)
         if isinstance(result, FileSlices):
             return 200, result.enveloped(req_id)
         payload = {"jsonrpc": "2.0", "id": req_id, "result": result}
         return 200, json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _stream(req_id: Any, result: JsonStream) -> Iterator[bytes]:
+def stream_chunks(req_id: Any, result: JsonStream) -> Iterator[bytes]:
+    """The response to a call whose result is a JsonStream, in chunks of about 64 KiB."""
     yield f'{{"jsonrpc":"2.0","id":{json.dumps(req_id)},"result":'.encode()
     buffer: list[str] = []
     size = 0
@@ -237,10 +279,18 @@ def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
                     else:
                         self.connection.sendfile(fh, part[0], part[1])
 
+        def _auth_header(self) -> str | None:
+            # auth/handler.go:21-27: a `token` form value stands in for a missing Authorization header.
+            header = self.headers.get("Authorization")
+            if not header:
+                token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+                header = f"Bearer {token}" if token else None
+            return header
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            status, out = server.handle_rpc(self.path, self.headers.get("Authorization"), body)
+            status, out = server.handle_rpc(urlsplit(self.path).path, self._auth_header(), body)
             if isinstance(out, bytes):
                 self._send(status, out)
                 return
@@ -256,12 +306,32 @@ def _make_handler(server: RpcServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"0\r\n\r\n")
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            path = urlsplit(self.path).path
+            if path in server.apis:
+                self._rpc_get(path)
+                return
             route = server.get_routes.get(self.path)
             if route is None:
                 self._send(404, b"404 page not found\n", "text/plain")
                 return
             status, text = route()
             self._send(status, text.encode(), "text/plain")
+
+        def _rpc_get(self, path: str) -> None:
+            # The auth handler wraps the RPC server (Lotus node/rpc.go), so a bad token is 401 before any
+            # upgrade; then go-jsonrpc server.go:123-127 upgrades when Connection mentions "upgrade", and
+            # treats anything else as a call with an empty body.
+            allow = server.allow(self._auth_header())
+            if allow is None:
+                self._send(401, b"")
+                return
+            if "upgrade" not in (self.headers.get("Connection") or "").lower():
+                status, out = server.handle_rpc(path, self._auth_header(), b"")
+                self._send(status, out if isinstance(out, bytes) else b"")
+                return
+            from lotus_sim.wsserver import upgrade
+
+            upgrade(self, server, path, allow)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
             # Access logs would carry nothing useful and would flood the process's stderr.

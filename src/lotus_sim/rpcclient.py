@@ -1,15 +1,19 @@
-"""A small JSON-RPC client and Lotus API-info parsing for the stand-in's own programs."""
+"""A small JSON-RPC client (HTTP POST or WebSocket) and Lotus API-info parsing for the stand-in's programs."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lotus_sim.wsclient import Subscription, WsTransport
 
 __all__ = ["ApiInfo", "CallError", "RpcClient", "api_info_from", "multiaddr_for", "parse_api_info"]
 
@@ -33,8 +37,13 @@ class ApiInfo:
     base_url: str
 
     def url(self, version: str = "v0") -> str:
-        """Return the RPC endpoint URL for an API version (`v0`, `v1`)."""
+        """Return the HTTP RPC endpoint URL for an API version (`v0`, `v1`)."""
         return f"{self.base_url}/rpc/{version}"
+
+    def dial_args(self, version: str = "v0") -> str:
+        """The URL Lotus's clients dial: ws:// (wss:// for TLS), as cli/util/apiinfo.go:50-75 DialArgs."""
+        scheme, rest = self.base_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/rpc/{version}"
 
 
 def multiaddr_for(host: str, port: int) -> str:
@@ -70,19 +79,69 @@ def api_info_from(env_var: str, repo: Path | None) -> ApiInfo:
 
 
 class RpcClient:
-    """Calls `Filecoin.<Method>` on one endpoint with an optional Bearer token."""
+    """Calls `Filecoin.<Method>` on one endpoint with an optional Bearer token.
+
+    An http:// URL makes each call one POST; a ws:// URL keeps one WebSocket connection for every call and
+    subscription, dialled at the first call and dialled again at the next call after it drops.
+    """
 
     def __init__(self, url: str, token: str = "", timeout: float = 30.0) -> None:
         self.url = url
         self.token = token
         self.timeout = timeout
         self._next_id = 0
+        self._ws: WsTransport | None = None
+        self._ws_lock = threading.Lock()
+
+    @property
+    def websocket(self) -> bool:
+        """Whether calls go over WebSocket."""
+        return self.url.startswith(("ws://", "wss://"))
+
+    def _transport(self) -> WsTransport:
+        from lotus_sim.wsclient import WsError, WsTransport
+
+        with self._ws_lock:
+            if self._ws is None or not self._ws.alive:
+                try:
+                    self._ws = WsTransport(self.url, self.token, self.timeout)
+                except WsError as exc:
+                    raise CallError(str(exc), status=exc.status) from exc
+            return self._ws
 
     def call(self, method: str, *params: Any) -> Any:
         """Call a method and return its result; raise CallError on any failure."""
+        if self.websocket:
+            from lotus_sim.wsclient import WsError
+
+            try:
+                return self._transport().call(f"Filecoin.{method}", list(params))
+            except WsError as exc:
+                raise CallError(str(exc), status=exc.status, code=exc.code) from exc
+        return self._post(method, list(params))
+
+    def subscribe(self, method: str, *params: Any) -> Subscription:
+        """Call a channel method (WebSocket only, as in go-jsonrpc); raise CallError on failure."""
+        from lotus_sim.wsclient import WsError
+
+        if not self.websocket:
+            raise CallError(f"{self.url}: channel methods need a ws:// endpoint")
+        try:
+            return self._transport().subscribe(f"Filecoin.{method}", list(params))
+        except WsError as exc:
+            raise CallError(str(exc), status=exc.status, code=exc.code) from exc
+
+    def close(self) -> None:
+        """Close the WebSocket connection, if any."""
+        with self._ws_lock:
+            if self._ws is not None:
+                self._ws.close()
+                self._ws = None
+
+    def _post(self, method: str, params: list[Any]) -> Any:
         self._next_id += 1
         body = json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": f"Filecoin.{method}",
-                           "params": list(params)}).encode()
+                           "params": params}).encode()
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
