@@ -17,6 +17,7 @@ from typing import Any
 
 from spdrill import failover, fence, isolation
 from spdrill.errors import CannotRunError, DrillError, InputError, LotusRPCError
+from spdrill.firewall import ChainFirewall
 from spdrill.journal import JournalBuilder, PhaseNote, RestorePointRecord
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import CHALLENGE_WINDOW_S, Plan
@@ -98,6 +99,8 @@ class BringUp:
         self.backup_copy: Path | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._stop = threading.Event()
+        self.firewall: ChainFirewall | None = None  # between the standby miner and daemon (not in failover)
+        self.firewall_route: tuple[str, int] | None = None  # where the roles dial it
         self._spawned: set[str] = set()  # roles this drill started, whose death is a finding
 
     # -- the graph ---------------------------------------------------------------------------------------
@@ -170,7 +173,15 @@ class BringUp:
         self._stop.set()
 
     def release(self) -> None:
-        """Remove what the bring-up kept on this host (a copied backup); after its stages ended."""
+        """Stop the chain firewall (its record goes to the journal) and remove what the bring-up kept here."""
+        if self.firewall is not None:
+            self.firewall.stop()
+            seen = self.firewall.report()
+            self.journal.fact("chain_firewall", seen.summary())
+            self.journal.fact("chain_firewall_refused", sum(r.count for r in seen.refused))
+            self.journal.fact("chain_firewall_refused_methods",
+                              ", ".join(f"{r.method} x{r.count}" for r in seen.refused) or "none")
+            self.firewall = None
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
@@ -354,16 +365,40 @@ class BringUp:
         notes = [holders[info.owner].describe("owner"), *(h.describe("control") for h in controls)]
         report = fence.FenceReport(checked, size, config_verdict, tuple(n for n in notes if n))
         note.facts.update({"addresses_checked": len(checked), "wallet_keys": size, "config": config_verdict})
-        self.journal.fact("fence", report.summary())
-        return report.summary()
+        summary = report.summary()
+        if self.target.brings_up:
+            summary += "; " + self._raise_firewall(writer, keys[info.worker], note)
+        self.journal.fact("fence", summary)
+        return summary
+
+    def _raise_firewall(self, upstream: ApiInfo, worker_key: str, note: PhaseNote) -> str:
+        """Start the chain firewall the standby miner reaches its daemon through (DESIGN rule 2).
+
+        lotus-miner will not start unless its full node says WalletHas(worker key) (PreflightChecks,
+        node/modules/storageminer.go:187-215); the firewall says so without the key, and refuses every call
+        that signs or sends. Its upstream token carries read and write only: even a call it let through could
+        not be signed by the daemon.
+        """
+        assert upstream.token is not None
+        host, port = self.target.endpoint("daemon", self.ep.ports["daemon"])
+        fw = ChainFirewall(f"http://{host}:{port}", upstream.token, [worker_key],
+                           listen_host=self.target.harness_bind_host())
+        fw.start()
+        self.firewall = fw
+        self.firewall_route = self.target.expose_harness(fw.port)
+        note.facts["chain_firewall"] = "{}:{}".format(*self.firewall_route)
+        return (f"chain firewall up (the miner reaches the daemon only through it, at "
+                f"{self.firewall_route[0]}:{self.firewall_route[1]})")
 
     def _start_miner(self, note: PhaseNote) -> str:
         parts = self._parts()
         assert self.ep.daemon_admin is not None
         port = self.ep.ports.setdefault("miner", self.plan.standby.ports.miner or self.target.free_port())
-        daemon_addr = maddr(*self.target.peer("daemon", self.ep.ports["daemon"]))
-        env = self._env(LOTUS_MINER_PATH=self.target.path(parts.miner_repo),
-                        FULLNODE_API_INFO=f"{self.ep.daemon_admin.token}:{daemon_addr}")
+        if self.firewall is not None and self.firewall_route is not None:
+            full_node = f"{self.firewall.token}:{maddr(*self.firewall_route)}"
+        else:  # failover: the miner holds the worker key for real and must reach its daemon directly
+            full_node = f"{self.ep.daemon_admin.token}:{maddr(*self.target.peer('daemon', self.ep.ports['daemon']))}"
+        env = self._env(LOTUS_MINER_PATH=self.target.path(parts.miner_repo), FULLNODE_API_INFO=full_node)
         env[fence.ENV_OVERRIDE] = "true"
         # The worker reads vanilla proofs from http://<RemoteListenAddress>/remote (node/builder.go:290-295);
         # the restored value names the production miner, which shares the restored JWT secret.
