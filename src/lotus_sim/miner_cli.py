@@ -95,7 +95,8 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
     node = MinerNode(repo, full, metadata, info, stores, config, knobs, secret,
                      int(full.call("Version")["BlockDelay"]))
     host, port = listen_address(repo / "config.toml", api_port, "LOTUS_API_LISTENADDRESS", 2345)
-    server = RpcServer(host, port, {"/rpc/v0": node.api()}, make_authorizer(secret))
+    server = RpcServer(host, port, {"/rpc/v0": node.api()}, make_authorizer(secret),
+                       post_routes={"/remote": node.remote_route})  # vanilla proofs for PoSt workers
     server.start()
     dial = "127.0.0.1" if host == "0.0.0.0" else host
     write_api_files(repo, dial, server.port, admin_token(secret))

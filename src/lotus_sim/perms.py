@@ -58,6 +58,7 @@ MINER_PERMS: dict[str, str] = {
     "StorageList": "admin",
     "StorageLocal": "admin",
     "StorageStat": "admin",
+    "StorageFindSector": "admin",
     "WorkerConnect": "admin",
     "WorkerStats": "admin",
     "ComputeWindowPoSt": "admin",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -106,8 +107,14 @@ class Stand:
 
     def start_miner(self, *flags: str, env: dict[str, str] | None = None, wait_api: bool = True) -> Proc:
         """Start `lotus-miner run --miner-api 0` and wait for its api file."""
-        return self._start("miner", "lotus-miner", ["run", "--miner-api", "0", *flags], self.miner_repo, env,
-                           wait_api)
+        # A free port, and [API] RemoteListenAddress pointed at it: PoSt workers fetch vanilla proofs there
+        # (lotus node/builder.go:290-295), and the fixture's production value 127.0.0.1:2345 is not this miner.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {"LOTUS_API_REMOTELISTENADDRESS": f"127.0.0.1:{port}", **(env or {})}
+        return self._start("miner", "lotus-miner", ["run", "--miner-api", str(port), *flags], self.miner_repo,
+                           env, wait_api)
 
     def start_worker(self, *flags: str, env: dict[str, str] | None = None, wait_api: bool = True) -> Proc:
         """Start `lotus-worker run --windowpost` on a free port; MINER_API_INFO comes from the miner repo."""

@@ -171,7 +171,8 @@ def _calls(stand: Stand) -> dict[str, dict[str, list[Any]]]:
         "miner": {
             "Version": [], "Session": [], "AuthNew": [["read"]], "AuthVerify": [stand.miner().token],
             "ActorAddress": [], "ActorSectorSize": [miner], "SectorsList": [], "StorageList": [],
-            "StorageLocal": [], "StorageStat": [sid], "WorkerConnect": [worker_url], "WorkerStats": [],
+            "StorageLocal": [], "StorageStat": [sid], "StorageFindSector": [ref["ID"], 6, 0, False],
+            "WorkerConnect": [worker_url], "WorkerStats": [],
             "ComputeWindowPoSt": [0, []], "CheckProvable": [mi["WindowPoStProofType"], [ref]],
             "CreateBackup": [str(stand.root / "online-backups" / "b.cbor")], "RuntimeSubsystems": [],
         },

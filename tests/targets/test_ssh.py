@@ -242,3 +242,37 @@ def test_explain_maps_client_messages() -> None:
     assert "refused our key" in str(sshconn.explain("root@h: Permission denied (publickey).", "h"))
     assert "CHANGED" in str(sshconn.explain("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!", "h"))
     assert "unknown host name" in str(sshconn.explain("ssh: Could not resolve hostname x", "h"))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reverse_forward_lets_roles_reach_a_harness_listener(sshd: Sshd, tmp_path: Path, backend: str) -> None:
+    """The chain firewall listens here; the standby miner dials it on its own host's 127.0.0.1 (ssh -R)."""
+    import http.server
+    import threading
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"from-the-harness")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((SshTarget({"host": "x"}).harness_bind_host(), 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = _open(_direct(sshd, tmp_path, backend=backend))
+    try:
+        host, port = target.expose_harness(server.server_address[1])
+        assert host == "127.0.0.1" and port != server.server_address[1]  # a port of the standby host's own
+        fetch = ["python3", "-c", f"import urllib.request as u; print(u.urlopen('http://{host}:{port}/').read())"]
+        res = target.run(fetch, env={}, timeout=30)
+        assert res.returncode == 0 and "from-the-harness" in res.stdout, res.stderr
+    finally:
+        target.close()
+        server.shutdown()
+    # Closed with the target: nothing listens on the standby host's port any more.
+    with pytest.raises(OSError):
+        import socket
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
