@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from lotus_sim.repo import (
     wait_for_signal,
     write_api_files,
 )
-from lotus_sim.rpcclient import CallError, RpcClient, multiaddr_for
+from lotus_sim.rpcclient import RpcClient, multiaddr_for
 from lotus_sim.runtime import load_knobs
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 CHANGE_PEER_ID = 23  # miner actor method number
-API_VERSION_V1 = 131840  # the full node API this lotus-miner speaks (2.3.0)
 
 
 def _miner_path() -> Path:
@@ -41,11 +41,10 @@ def _miner_path() -> Path:
 
 
 def _full_node() -> RpcClient:
-    full = connect("FULLNODE_API_INFO", repo_path("LOTUS_PATH", "~/.lotus"), "v1")
-    version = full.call("Version")
-    if int(version["APIVersion"]) >> 8 != API_VERSION_V1 >> 8:
-        raise CliError(f"Remote API version didn't match (expected 2.3, remote {version['APIVersion']})")
-    return full
+    # Every lotus-miner command reaches its full node over WebSocket (cli/util/api.go GetFullNodeAPIV1).
+    from lotus_sim.minerstart import dial_full_node
+
+    return dial_full_node()
 
 
 def _miner() -> RpcClient:
@@ -71,6 +70,7 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
     """`lotus-miner run`: connect to the daemon, load repo and storage, serve until SIGTERM/SIGINT."""
     from lotus_sim.miner import MinerNode
     from lotus_sim.minerconfig import read_miner_config
+    from lotus_sim.minerstart import HeadWatch, dial_full_node, preflight_checks
     from lotus_sim.rpc import RpcServer
 
     repo = _miner_path()
@@ -78,7 +78,7 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
         raise CliError(f"repo at '{repo}' is not initialized, run 'lotus-miner init' to set it up")
     knobs = load_knobs()
     config = read_miner_config(repo / "config.toml")
-    full = _full_node()
+    full = dial_full_node(check_v0=True)
     if not nosync:
         print("Checking full node sync status", file=sys.stderr, flush=True)
         wait_for_sync(full)
@@ -86,14 +86,17 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
         metadata = _metadata().from_repo(repo)
     except (OSError, ValueError) as exc:
         raise CliError(f"reading miner metadata from {repo}/datastore: {exc}") from exc
-    try:
-        info = full.call("StateMinerInfo", metadata.miner_address, [])
-    except CallError as exc:
-        raise CliError(f"getting miner info for {metadata.miner_address}: {exc}") from exc
+    stop = threading.Event()
+    # The sealing pipeline's chain events subscribe while node.New builds the node; PreflightChecks runs
+    # when it starts (storageminer.go:251, then :187-215), both before the API is served.
+    watch = HeadWatch(full, stop)
+    watch.start()
+    info, _ = preflight_checks(full, metadata.miner_address)
     stores = _read_stores(repo)
     secret = ensure_jwt_secret(repo)
     node = MinerNode(repo, full, metadata, info, stores, config, knobs, secret,
                      int(full.call("Version")["BlockDelay"]))
+    threading.Thread(target=lambda: stop.set() if node.stop.wait() else None, daemon=True).start()
     host, port = listen_address(repo / "config.toml", api_port, "LOTUS_API_LISTENADDRESS", 2345)
     server = RpcServer(host, port, {"/rpc/v0": node.api()}, make_authorizer(secret),
                        post_routes={"/remote": node.remote_route})  # vanilla proofs for PoSt workers
@@ -108,8 +111,10 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
     try:
         wait_for_signal(node.stop)
     finally:
+        stop.set()
         server.stop()
         (repo / "api").unlink(missing_ok=True)
+        full.close()
     return 0
 
 

@@ -56,6 +56,8 @@ def run_worker(args: Any) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr, flush=True)
         return 0  # cmd/lotus-worker/main.go:21-24 only logs app.Run's error: the process exits 0
+    # HTTP, not WebSocket: lotus-worker asks for StorageMinerUseHttp (cli/worker/worker.go:362,
+    # cli/util/api.go:494-522), and the miner calls the worker back over http:// too.
     miner = connect("MINER_API_INFO", repo_path("LOTUS_MINER_PATH", "~/.lotusminer", "LOTUS_STORAGE_PATH"))
     while True:  # Lotus loops until the miner answers
         try:

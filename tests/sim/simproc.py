@@ -105,8 +105,24 @@ class Stand:
         args = ["daemon", "--api", "0", *flags]
         return self._start("daemon", "lotus", args, self.lotus_repo, env, wait_api)
 
-    def start_miner(self, *flags: str, env: dict[str, str] | None = None, wait_api: bool = True) -> Proc:
-        """Start `lotus-miner run --miner-api 0` and wait for its api file."""
+    def plant_worker_key(self) -> str:
+        """Put the fixture's worker key into the daemon's wallet (as `lotus wallet import` would)."""
+        from lotus_sim import keystore
+
+        exported = next((self.root / "secrets").glob("worker-*.key")).read_text().strip()
+        address = str(self.info["worker"]["key"])
+        keystore.write_key(self.lotus_repo, f"wallet-{address}", keystore.KeyInfo.from_export(exported))
+        return address
+
+    def start_miner(self, *flags: str, env: dict[str, str] | None = None, wait_api: bool = True,
+                    worker_key: bool = True) -> Proc:
+        """Start `lotus-miner run --miner-api 0` and wait for its api file.
+
+        With `worker_key` the worker key goes into the daemon's wallet first: lotus-miner's PreflightChecks
+        refuses to start without it (lotus node/modules/storageminer.go:187-215).
+        """
+        if worker_key:
+            self.plant_worker_key()
         # A free port, and [API] RemoteListenAddress pointed at it: PoSt workers fetch vanilla proofs there
         # (lotus node/builder.go:290-295), and the fixture's production value 127.0.0.1:2345 is not this miner.
         with socket.socket() as probe:

@@ -255,5 +255,6 @@ def test_miner_restart_keeps_its_token_secret(stand: Stand) -> None:
 def test_a_storage_path_without_sectorstore_json_stops_the_miner(stand: Stand) -> None:
     store = next(stand.root.glob("restore-point/storage/store-*"))
     (store / "sectorstore.json").unlink()
+    stand.plant_worker_key()  # so PreflightChecks passes and the storage paths are what stops it
     result = stand.run("lotus-miner", "run", "--nosync", "--miner-api", "0", timeout=30)
     assert result.returncode == 1 and "sectorstore.json" in result.stderr
