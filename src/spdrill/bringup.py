@@ -459,9 +459,14 @@ class BringUp:
                         deadline=self.plan.standby.timeouts.start)
 
     def _check_provable(self, note: PhaseNote) -> str:
+        from spdrill.lotus.miner import CHECK_PROVABLE_TIMEOUT_S
+
         assert self.ep.daemon_read is not None and self.ep.miner_admin is not None
+        # One call per partition, each bounded by Lotus's PartitionCheckTimeout (20 m): wait longer than that.
+        timeout = max(CHECK_PROVABLE_TIMEOUT_S, self.plan.standby.timeouts.post)
         return StandbyProbe(self.target, "miner").check_provable(
-            FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor, note.facts)
+            FullNodeClient(self.ep.daemon_read), MinerClient(self.ep.miner_admin), self.plan.actor, note.facts,
+            timeout=timeout)
 
     def _post_dry_run(self, note: PhaseNote) -> str:
         assert self.ep.daemon_read is not None and self.ep.miner_admin is not None

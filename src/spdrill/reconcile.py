@@ -11,7 +11,11 @@ Per deadline (only deadlines with partitions get a row):
     active/faulty/recovering   the chain's own split of the live sectors
     known         live sectors the restored miner's SectorsList has
     provable      live sectors CheckProvable did not report bad on the standby's storage
-    missing       live sectors that are not provable: a PoSt would skip them and they would turn faulty
+    missing       live sectors whose sealed or cache files CheckProvable found missing or damaged: a PoSt
+                  would skip them and they would turn faulty
+    not_in_state  live sectors CheckProvable could not judge: the restored miner's sealing state lacks them
+                  (``getting commR``, Lotus storage/sealer/faults.go:79-83), typically sealed after the backup.
+                  Not counted as missing: the PoSt dry-run, which uses on-chain sealed CIDs, judges their storage
     after_backup  live sectors absent from the metadata backup (the RPO counted in sectors); without a
                   backup to compare, the restored miner's SectorsList stands for it
     day_reward_atto   summed ExpectedDayReward (attoFIL) of the active sectors
@@ -30,10 +34,12 @@ from spdrill.errors import InputError
 from spdrill.exposure import DeadlineClock, DeadlineLoad
 from spdrill.journal import Fact
 from spdrill.lotus.bitfield import Bitfield
+from spdrill.lotus.miner import split_provable_bad
 from spdrill.lotus.types import Partition
 
 __all__ = ["DeadlineRow", "Intervals", "ReconciliationReport", "build_report", "count", "intersect",
-           "intervals", "intervals_of", "provable_problem", "subtract", "tabulate", "union"]
+           "intervals", "intervals_of", "not_in_state_note", "provable_problem", "subtract", "tabulate",
+           "union"]
 
 Intervals = list[tuple[int, int]]  # sorted, disjoint, half-open [start, end)
 MISSING_SAMPLE = 20  # sectors named in the report; the counts carry the rest
@@ -135,6 +141,7 @@ class DeadlineRow:
     after_backup: int
     day_reward_atto: int
     proven: bool
+    not_in_state: int = 0
 
     def load(self) -> DeadlineLoad:
         """What an outage would fault in this deadline (its active sectors)."""
@@ -144,8 +151,9 @@ class DeadlineRow:
 def tabulate(partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad: Mapping[int, str],
              backup: Intervals | None, day_rewards: Mapping[int, int],
              post_submissions: Sequence[Bitfield] = ()) -> tuple[tuple[DeadlineRow, ...], Intervals]:
-    """The per-deadline rows and the intervals of all missing sectors."""
-    bad_iv = intervals_of(bad)
+    """The per-deadline rows and the intervals of all missing sectors (files bad, not `getting commR`)."""
+    files_bad, not_in_state = split_provable_bad(bad)
+    bad_iv, unknown_iv = intervals_of(files_bad), intervals_of(not_in_state)
     rows: list[DeadlineRow] = []
     missing_all: list[Intervals] = []
     for dl, parts in enumerate(partitions):
@@ -154,6 +162,7 @@ def tabulate(partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad
         live = union(intervals(p.live_sectors) for p in parts)
         known_live = intersect(live, known)
         missing = intersect(live, bad_iv)
+        unknown = count(intersect(live, unknown_iv))
         missing_all.append(missing)
         after = subtract(live, backup if backup is not None else known)
         submitted = post_submissions[dl] if dl < len(post_submissions) else Bitfield()
@@ -162,8 +171,9 @@ def tabulate(partitions: Sequence[Sequence[Partition]], *, known: Intervals, bad
             active=sum(len(p.active_sectors) for p in parts),
             faulty=sum(len(p.faulty_sectors) for p in parts),
             recovering=sum(len(p.recovering_sectors) for p in parts), known=count(known_live),
-            provable=count(live) - count(missing), missing=count(missing), after_backup=count(after),
-            day_reward_atto=day_rewards.get(dl, 0), proven=all(i in submitted for i in range(len(parts)))))
+            provable=count(live) - count(missing) - unknown, missing=count(missing), after_backup=count(after),
+            day_reward_atto=day_rewards.get(dl, 0), proven=all(i in submitted for i in range(len(parts))),
+            not_in_state=unknown))
     return tuple(rows), union(missing_all)
 
 
@@ -176,8 +186,10 @@ def build_report(actor: str, clock: DeadlineClock, block_delay: int,
                              post_submissions=post_submissions)
     live = union(intervals(p.live_sectors) for parts in partitions for p in parts)
     sample = tuple((n, bad.get(n, "")) for n in _first(missing, MISSING_SAMPLE))
+    _, not_in_state = split_provable_bad(bad)
+    unknown = tuple(_first(intersect(live, intervals_of(not_in_state)), MISSING_SAMPLE))
     return ReconciliationReport(actor, clock, block_delay, rows, count(subtract(known, live)),
-                                backup is not None, sample, without_reward)
+                                backup is not None, sample, without_reward, unknown)
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,7 @@ class ReconciliationReport:
     backup_compared: bool
     missing_sample: tuple[tuple[int, str], ...] = ()
     without_reward: int = 0  # active sectors whose ExpectedDayReward is null: their fees count as zero
+    not_in_state_sample: tuple[int, ...] = ()  # first live sectors the restored miner's state lacks
 
     def _total(self, name: str) -> int:
         return sum(int(getattr(r, name)) for r in self.rows)
@@ -213,6 +226,10 @@ class ReconciliationReport:
         return self._total("missing")
 
     @property
+    def not_in_state(self) -> int:
+        return self._total("not_in_state")
+
+    @property
     def after_backup(self) -> int:
         return self._total("after_backup")
 
@@ -232,7 +249,8 @@ class ReconciliationReport:
                 "sealed after the backup")
         if self.missing_sample:
             line += " (missing: " + ", ".join(str(n) for n, _ in self.missing_sample[:5]) + ")"
-        return line
+        note = not_in_state_note(self)
+        return f"{line}; {note}" if note else line
 
     def to_facts(self) -> dict[str, Any]:
         """Plain, compact JSON (drill-record.schema.json ``reconciliation``): per-deadline rows and totals."""
@@ -247,7 +265,8 @@ class ReconciliationReport:
             "challenge_window": self.clock.challenge_window, "period_deadlines": self.clock.period_deadlines,
             "proving_period": self.clock.proving_period, "block_delay": self.block_delay,
             "on_chain": self.on_chain, "known": self.known, "provable": self.provable,
-            "missing": self.missing,
+            "missing": self.missing, "not_in_restored_state": self.not_in_state,
+            "not_in_restored_state_sample": list(self.not_in_state_sample),
             "sealed_after_backup": self.after_backup, "backup_compared": self.backup_compared,
             "not_on_chain": self.not_on_chain, "without_reward": self.without_reward,
             "missing_sample": [[n, why] for n, why in self.missing_sample], "deadlines": rows,
@@ -256,7 +275,8 @@ class ReconciliationReport:
     def stage_data(self) -> dict[str, Fact]:
         """Scalar facts for the ``reconcile`` stage, the table as JSON text under ``reconciliation``."""
         return {"on_chain": self.on_chain, "known": self.known, "provable": self.provable,
-                "missing": self.missing, "sealed_after_backup": self.after_backup, "ok": self.ok,
+                "missing": self.missing, "not_in_restored_state": self.not_in_state,
+                "sealed_after_backup": self.after_backup, "ok": self.ok,
                 "reconciliation": json.dumps(self.to_facts(), separators=(",", ":"))}
 
     @classmethod
@@ -271,9 +291,10 @@ class ReconciliationReport:
             rows = tuple(DeadlineRow(**{**r, "day_reward_atto": int(r["day_reward_atto"])})
                          for r in facts["deadlines"])
             sample = tuple((int(n), str(why)) for n, why in facts.get("missing_sample", ()))
+            unknown = tuple(int(n) for n in facts.get("not_in_restored_state_sample", ()))
             return cls(str(facts["actor"]), clock, int(facts["block_delay"]), rows,
                        int(facts["not_on_chain"]), bool(facts["backup_compared"]), sample,
-                       int(facts.get("without_reward", 0)))
+                       int(facts.get("without_reward", 0)), unknown)
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"reconciliation facts: field {exc} is missing or malformed; expected the "
                              "output of ReconciliationReport.to_facts()") from None
@@ -285,6 +306,18 @@ def provable_problem(report: ReconciliationReport) -> str | None:
         return None
     per_deadline = ", ".join(f"deadline {r.deadline}: {r.missing}" for r in report.rows if r.missing)
     named = "; ".join(f"sector {n}: {why or 'not provable'}" for n, why in report.missing_sample[:5])
-    return (f"{report.missing} of {report.on_chain} on-chain live sectors are not provable on the standby "
-            f"({per_deadline}); {named}. A WindowPoSt would skip them and they would turn faulty: restore "
-            "their sealed and cache files before relying on this backup")
+    note = not_in_state_note(report)
+    return (f"{report.missing} of {report.on_chain} on-chain live sectors are not provable on the standby: "
+            f"CheckProvable found their sealed or cache files missing or damaged ({per_deadline}); {named}. A "
+            "WindowPoSt would skip them and they would turn faulty: restore their sealed and cache files before "
+            "relying on this backup" + (f". Also {note}" if note else ""))
+
+
+def not_in_state_note(report: ReconciliationReport) -> str | None:
+    """The live sectors CheckProvable could not judge (not in the restored miner's state), or None."""
+    n = report.not_in_state
+    if not n:
+        return None
+    named = ", ".join(map(str, report.not_in_state_sample[:5])) + (", …" if n > 5 else "")
+    return (f"{n} live sectors are not in the restored miner's state (sealed after the backup?): {named}; "
+            "CheckProvable cannot check them, the WindowPoSt dry-run (on-chain sealed CIDs) gives their verdict")

@@ -2,8 +2,8 @@
 
 Calls, whatever the miner's size: ``Version``, ``StateMinerProvingDeadline``, ``StateMinerDeadlines``,
 ``StateMinerPartitions`` once per deadline (48), ``StateMinerSectors`` once with the live sectors as
-a bitfield, ``SectorsList`` once; ``CheckProvable`` once per deadline (and seal proof type) only when
-the caller has no verdict yet. No per-sector RPC.
+a bitfield, ``SectorsList`` once; ``CheckProvable`` once per partition only when the caller has no
+verdict yet. No per-sector RPC.
 
 ``StateMinerSectors`` for a million sectors is ~420 MB of JSON; decoding it into dicts would need
 gigabytes. It is read as a stream instead, and a lean scanner takes the three fields reconciliation
@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,9 @@ from spdrill.errors import InputError, LotusError, LotusTransportError
 from spdrill.exposure import DeadlineClock
 from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef
 from spdrill.lotus.backup import CborStream
+from spdrill.lotus.miner import CHECK_PROVABLE_TIMEOUT_S
 from spdrill.lotus.rpc import RpcClient
+from spdrill.lotus.types import Partition
 from spdrill.reconcile import Intervals, ReconciliationReport, build_report, intervals, intervals_of, union
 
 __all__ = ["SectorScan", "backup_sectors", "reconcile", "scan_sectors"]
@@ -159,7 +162,7 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
     """Reconcile the chain's view of ``actor`` with the restored miner and its storage.
 
     ``provable_bad`` is the verdict of an earlier ``CheckProvable`` over every live sector (sector ->
-    reason); None asks CheckProvable here, one call per deadline. ``backup`` is the sector numbers of the
+    reason); None asks CheckProvable here, one call per partition. ``backup`` is the sector numbers of the
     metadata backup (:func:`backup_sectors`); None lets the restored miner's SectorsList stand for it.
     """
     block_delay = full.version().block_delay or 30
@@ -179,7 +182,7 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
         rewards = scan.day_rewards
     known = intervals_of(miner.sectors_list())
     if provable_bad is None:
-        provable_bad = _check_provable(full, miner, actor, scan)
+        provable_bad = _check_provable(full, miner, actor, scan, partitions)
     backup_iv = None
     if backup is not None:  # a Bitfield's runs are its intervals already: no walk over its members
         backup_iv = intervals(backup) if isinstance(backup, Bitfield) else intervals_of(backup)
@@ -197,15 +200,25 @@ def _runs(iv: Intervals) -> list[int]:
     return runs
 
 
-def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str,
-                    scan: SectorScan | None) -> dict[int, str]:
+def _check_provable(full: FullNodeClient, miner: MinerClient, actor: str, scan: SectorScan | None,
+                    partitions: Sequence[Sequence[Partition]]) -> dict[int, str]:
+    """CheckProvable once per partition (cli/miner/proving.go:160-189), each call bounded by Lotus's own
+    PartitionCheckTimeout, so the client waits longer (``CHECK_PROVABLE_TIMEOUT_S``)."""
     if scan is None:
         return {}
     post_proof = full.state_miner_info(actor).window_post_proof_type
     miner_id = int(actor[2:])
     bad: dict[int, str] = {}
-    for (_, proof), numbers in sorted(scan.by_proof.items()):
-        bad.update(miner.check_provable(post_proof, [SectorRef(miner_id, n, proof) for n in numbers]))
+    for dl, parts in enumerate(partitions):
+        by_proof = [(proof, sorted(numbers)) for (d, proof), numbers in sorted(scan.by_proof.items()) if d == dl]
+        for part in parts:
+            refs: list[SectorRef] = []
+            for s, e in intervals(part.live_sectors):
+                for proof, numbers in by_proof:
+                    lo, hi = bisect_left(numbers, s), bisect_left(numbers, e)
+                    refs += (SectorRef(miner_id, n, proof) for n in numbers[lo:hi])
+            if refs:
+                bad.update(miner.check_provable(post_proof, refs, timeout=CHECK_PROVABLE_TIMEOUT_S))
     return bad
 
 

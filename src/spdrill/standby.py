@@ -8,12 +8,23 @@ from typing import Any
 
 from spdrill.clock import Clock
 from spdrill.errors import DrillError, LotusRPCError
-from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef, epochs_behind, is_sync_done
+from spdrill.lotus import FullNodeClient, MinerClient, SectorRef, epochs_behind, is_sync_done
+from spdrill.lotus.miner import CHECK_PROVABLE_TIMEOUT_S, split_provable_bad
 from spdrill.targets import Target
 from spdrill.waits import ProbeGaveUp
 
 WINDOW_POST_TASK = "post/v0/windowproof"
 WPOST_PERIOD_DEADLINES = 48
+NAMED = 5  # sectors named in a message; the counts carry the rest
+
+
+def _not_in_state_note(unverified: list[int]) -> str:
+    """The sectors CheckProvable could not judge because the restored miner does not know them."""
+    if not unverified:
+        return ""
+    named = ", ".join(map(str, unverified[:NAMED])) + (", …" if len(unverified) > NAMED else "")
+    return (f"; {len(unverified)} not in the restored miner's state (sealed after the backup?): {named}; "
+            "CheckProvable cannot check their files, the PoSt dry-run (on-chain sealed CIDs) does")
 
 
 class PoStError(DrillError):
@@ -75,31 +86,44 @@ class StandbyProbe:
                               "[standby.requirements] worker_gpu = false for a CPU-only drill)")
         return True, f"WindowPoSt worker on {w.info.hostname} with GPUs: {', '.join(w.info.gpus) or 'none'}"
 
-    def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str,
-                       facts: dict[str, Any]) -> str:
-        """CheckProvable for every deadline that has live sectors; fail naming each bad sector."""
+    def check_provable(self, full: FullNodeClient, miner: MinerClient, actor: str, facts: dict[str, Any], *,
+                       timeout: float = CHECK_PROVABLE_TIMEOUT_S) -> str:
+        """CheckProvable once per partition with live sectors, as `lotus-miner proving check` does
+        (cli/miner/proving.go:160-189); fail naming each sector whose files are missing or damaged.
+
+        A sector the restored miner's sealing state lacks (sealed after the backup?) comes back as
+        `getting commR: …` whatever its files (storage/sealer/faults.go:79-83): it is listed, not failed; the PoSt
+        dry-run, which uses the on-chain sealed CIDs (storage/wdpost/wdpost_run.go:184-237), judges its storage.
+        """
         info = full.state_miner_info(actor)
         miner_id = int(actor[2:])
         bad: dict[int, str] = {}
-        checked = deadlines = 0
+        checked = deadlines = partitions = 0
         for dl in range(WPOST_PERIOD_DEADLINES):
-            live = [n for p in full.state_miner_partitions(actor, dl) for n in p.live_sectors]
-            if not live:
-                continue
-            deadlines += 1
-            checked += len(live)
-            sectors = full.state_miner_sectors(actor, Bitfield.from_iterable(live))
-            refs = [SectorRef(miner_id, s.sector_number, s.seal_proof) for s in sectors]
-            bad.update(miner.check_provable(info.window_post_proof_type, refs))
-        facts.update({"deadlines": deadlines, "sectors_checked": checked, "bad_sectors": len(bad),
+            parts = [p for p in full.state_miner_partitions(actor, dl) if len(p.live_sectors)]
+            deadlines += bool(parts)
+            for part in parts:
+                partitions += 1
+                checked += len(part.live_sectors)
+                sectors = full.state_miner_sectors(actor, part.live_sectors)
+                refs = [SectorRef(miner_id, s.sector_number, s.seal_proof) for s in sectors]
+                bad.update(miner.check_provable(info.window_post_proof_type, refs, timeout=timeout))
+        files_bad, not_in_state = split_provable_bad(bad)
+        unverified = sorted(not_in_state)
+        facts.update({"deadlines": deadlines, "partitions": partitions, "sectors_checked": checked,
+                      "bad_sectors": len(files_bad), "not_in_restored_state": len(unverified),
+                      "not_in_restored_state_sample": ", ".join(map(str, unverified[:NAMED])),
+                      # every reason CheckProvable gave (the reconcile stage splits them the same way)
                       "bad_json": json.dumps({str(k): v for k, v in sorted(bad.items())})})
-        if bad:
-            first = sorted(bad.items())[:5]
+        if files_bad:
+            first = sorted(files_bad.items())[:NAMED]
             listing = "; ".join(f"sector {n}: {why}" for n, why in first)
-            more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-            raise PoStError(f"{len(bad)} of {checked} live sectors are not provable on the standby: {listing}{more}. "
-                            "Restore the missing or damaged sealed/cache files before relying on this backup")
-        return f"{checked} live sectors in {deadlines} deadlines provable"
+            more = f" (and {len(files_bad) - NAMED} more)" if len(files_bad) > NAMED else ""
+            raise PoStError(f"{len(files_bad)} of {checked} live sectors are not provable on the standby: "
+                            f"{listing}{more}. Restore the missing or damaged sealed/cache files before relying "
+                            f"on this backup{_not_in_state_note(unverified)}")
+        return (f"{checked - len(unverified)} of {checked} live sectors in {deadlines} deadlines ({partitions} "
+                f"partitions) provable{_not_in_state_note(unverified)}")
 
     def post_dry_run(self, full: FullNodeClient, miner: MinerClient, actor: str, facts: dict[str, Any],
                      clock: Clock) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spdrill.lotus.fullnode import TipSetKey, parse_version
@@ -20,7 +20,26 @@ from spdrill.lotus.types import (
     WorkerStat,
 )
 
-__all__ = ["MinerClient", "parse_worker_info"]
+__all__ = ["CHECK_PROVABLE_TIMEOUT_S", "NOT_IN_STATE_PREFIX", "MinerClient", "parse_worker_info",
+           "split_provable_bad"]
+
+# Lotus bounds one CheckProvable call by [Proving] PartitionCheckTimeout (storage/sealer/faults.go:51-55;
+# 20 minutes by default, node/config/def.go:149) and names the sectors it had no time for "waiting for check
+# worker". The client must wait longer than that, or a large or slow partition looks like a dead miner.
+CHECK_PROVABLE_TIMEOUT_S = 25 * 60.0
+
+# CheckProvable looks each sector's CommR up in the miner's local sealing state (node/impl/storminer.go:554-566);
+# a sector missing there comes back as "getting commR: ..." (storage/sealer/faults.go:79-83), whatever its files.
+NOT_IN_STATE_PREFIX = "getting commR"
+
+
+def split_provable_bad(bad: Mapping[int, str]) -> tuple[dict[int, str], dict[int, str]]:
+    """CheckProvable's bad sectors split into (files missing or damaged, not in the miner's sealing state)."""
+    files: dict[int, str] = {}
+    not_in_state: dict[int, str] = {}
+    for n, why in bad.items():
+        (not_in_state if why.startswith(NOT_IN_STATE_PREFIX) else files)[n] = why
+    return files, not_in_state
 
 
 def parse_worker_info(method: str, raw: object, path: str = "result") -> WorkerInfo:
@@ -125,9 +144,12 @@ class MinerClient(ApiClient):
         return out
 
     def check_provable(
-        self, post_proof_type: int, sectors: Sequence[SectorRef], timeout: float | None = None
+        self, post_proof_type: int, sectors: Sequence[SectorRef], timeout: float | None = CHECK_PROVABLE_TIMEOUT_S
     ) -> dict[int, str]:
-        """``Filecoin.CheckProvable`` (admin): sector number to reason, for sectors that cannot be proven."""
+        """``Filecoin.CheckProvable`` (admin): sector number to reason, for sectors that cannot be proven.
+
+        Call it once per partition, as ``lotus-miner proving check`` does (cli/miner/proving.go:160-189).
+        """
         m = "Filecoin.CheckProvable"
         raw = _map(
             m,
