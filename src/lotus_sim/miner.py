@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lotus_sim import post
+from lotus_sim import post, remote
 from lotus_sim.bitfield import decode_runs, encode_runs
 from lotus_sim.chain import cid_for
 from lotus_sim.jwt import JwtError, decode_allow, encode_allow
@@ -147,6 +147,35 @@ class MinerNode:
                                       "SectorFileType": ftype})
             out[sid] = sorted(decls, key=lambda d: (d["Number"], d["SectorFileType"]))
         return out
+
+    def storage_find_sector(
+        self, sector: dict[str, Any], ft: int, ssize: int, allow_fetch: bool
+    ) -> list[dict[str, Any]]:
+        """Filecoin.StorageFindSector: the paths holding the sector's sealed file, with the /remote URLs.
+
+        BaseURLs are `http://<[API] RemoteListenAddress>/remote` (node/builder.go:290-295, attached at
+        storage/paths/local.go:244), whatever port this miner really serves on.
+        """
+        try:
+            number = int(sector["Number"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RpcError('sector must look like {"Miner":1000,"Number":9}') from exc
+        base = remote.base_url(self.config.remote_listen_address)
+        name = f"s-t0{self.miner_id}-{number}"
+        # The index holds each path's declared files by type (sealed, cache) and lists a path holding any of the
+        # types asked for, as paths/index.go StorageFindSector does.
+        subdirs = [sub for bit, sub in ((FT_SEALED, "sealed"), (FT_CACHE, "cache")) if ft & bit]
+        out = []
+        for sid, path in self.stores.items():
+            if any((path / sub / name).exists() for sub in subdirs):
+                out.append({"ID": sid, "URLs": [f"{base}/sealed/{name}"], "BaseURLs": [base], "Weight": 10,
+                            "CanSeal": True, "CanStore": True, "Primary": True, "AllowTypes": [],
+                            "DenyTypes": [], "AllowMiners": [], "DenyMiners": []})
+        return out
+
+    def remote_route(self, path: str, allow: tuple[str, ...] | None, body: bytes) -> tuple[int, bytes]:
+        """POST /remote/... on the API port (node/rpc.go:130-133): vanilla proofs for PoSt workers."""
+        return remote.serve_remote(list(self.stores.values()), path, allow, body)
 
     def storage_stat(self, sid: str) -> dict[str, int]:
         """Filecoin.StorageStat: filesystem numbers of one storage path."""
@@ -310,6 +339,7 @@ class MinerNode:
             "ActorAddress": lambda: self.address, "ActorSectorSize": self.actor_sector_size,
             "SectorsList": self.sectors_list, "StorageList": self.storage_list,
             "StorageLocal": self.storage_local, "StorageStat": self.storage_stat,
+            "StorageFindSector": self.storage_find_sector,
             "WorkerConnect": self.worker_connect, "WorkerStats": self.worker_stats,
             "ComputeWindowPoSt": self.compute_window_post, "CheckProvable": self.check_provable,
             "CreateBackup": self.create_backup, "RuntimeSubsystems": self.config.subsystems,

@@ -24,6 +24,10 @@ class MinerConfig:
     disable_window_post: bool = False
     disable_winning_post: bool = False
     disable_builtin_window_post: bool = False
+    disable_wdpost_prechecks: bool = False
+    # [API] RemoteListenAddress (node/config/def.go:223 default): the host:port PoSt workers fetch vanilla
+    # proofs from, as http://<it>/remote (node/builder.go:290-295).
+    remote_listen_address: str = "127.0.0.1:2345"
 
     def subsystems(self) -> list[str]:
         """RuntimeSubsystems as Lotus reports them (from the Enable* switches)."""
@@ -39,6 +43,7 @@ _KEYS = {
     ("Subsystems", "DisableWindowPoSt"): "disable_window_post",
     ("Subsystems", "DisableWinningPoSt"): "disable_winning_post",
     ("Proving", "DisableBuiltinWindowPoSt"): "disable_builtin_window_post",
+    ("Proving", "DisableWDPoStPreChecks"): "disable_wdpost_prechecks",
 }
 
 
@@ -60,7 +65,13 @@ def read_miner_config(path: Path, env: Mapping[str, str] | None = None) -> Miner
         data = tomllib.loads(path.read_text()) if path.is_file() else {}
     except tomllib.TOMLDecodeError as exc:
         raise CliError(f"{path}: not valid TOML ({exc}); fix the miner config") from exc
-    values: dict[str, bool] = {}
+    values: dict[str, Any] = {}
+    api = data.get("API")
+    remote = env.get("LOTUS_API_REMOTELISTENADDRESS") or None  # envconfig, node/config/load.go:98
+    if remote is None and isinstance(api, dict) and isinstance(api.get("RemoteListenAddress"), str):
+        remote = api["RemoteListenAddress"]
+    if remote:
+        values["remote_listen_address"] = remote
     for (section, key), attr in _KEYS.items():
         env_name = f"LOTUS_{section.upper()}_{key.upper()}"
         if env_name in env:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lotus_sim import post
+from lotus_sim import post, remote
 from lotus_sim.perms import WORKER_PERMS
 from lotus_sim.rpc import Api, RpcError, Unauthorized, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
@@ -22,6 +24,7 @@ __all__ = ["API_VERSION_WORKER", "MINER_FD_LIMIT", "WorkerNode", "fd_limit_refus
 
 API_VERSION_WORKER = 67328  # 1.7.0
 WINDOW_POST_TASK = "post/v0/windowproof"
+FT_SEALED, FT_CACHE = 2, 4
 _GIB = 1 << 30
 
 
@@ -122,13 +125,33 @@ class WorkerNode:
         self, ppt: int, miner_id: int, sectors: list[dict[str, Any]], partition: int, randomness: str
     ) -> dict[str, Any]:
         """Filecoin.GenerateWindowPoSt: prove one partition from its sealed files, skip unreadable ones."""
+        started = time.monotonic()
         numbers = [int(s["SectorNumber"]) for s in sectors]
         seconds = self.knobs.post_seconds_per_partition
         if not self.gpu_proving:
             seconds *= 10  # CPU proving: bellman without a GPU is an order of magnitude slower
-        skipped, proof = post.prove_partition(self.storage_paths(), miner_id, numbers, seconds, randomness)
+        # worker_local.go:694: each sector's vanilla proof comes from the miner's storage over HTTP
+        # (paths/remote.go:822-880); a sector no URL answers for is skipped.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            vanilla = list(pool.map(lambda s: self._vanilla(ppt, miner_id, s), sectors))
+        skipped = [n for n, v in zip(numbers, vanilla, strict=True) if v is None]
+        remaining = seconds - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+        proof = post.proof_for(miner_id, numbers, skipped, randomness, b"".join(v or b"" for v in vanilla))
         return {"PoStProofs": {"PoStProof": ppt, "ProofBytes": proof},
                 "Skipped": [{"Miner": miner_id, "Number": n} for n in skipped]}
+
+    def _vanilla(self, ppt: int, miner_id: int, challenge: dict[str, Any]) -> bytes | None:
+        sector = {"Miner": miner_id, "Number": int(challenge["SectorNumber"])}
+        try:
+            found = self.miner.call("StorageFindSector", sector, FT_SEALED | FT_CACHE, 0, False)
+        except CallError as exc:
+            print(f"WARN\tadvmgr\tfinding sector {sector} failed: {exc}", file=sys.stderr, flush=True)
+            return None
+        urls = [u for info in found or [] for u in info.get("BaseURLs") or []]
+        return remote.fetch_vanilla(urls, self.miner.token,
+                                    {"Miner": miner_id, "Sector": challenge, "ProofType": ppt})
 
     def api(self) -> Api:
         """The /rpc/v0 namespace."""
