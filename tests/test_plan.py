@@ -89,3 +89,18 @@ def test_parse_size() -> None:
 
 def test_digest_changes_with_text() -> None:
     assert parse_plan(MINIMAL).digest != parse_plan(MINIMAL + "\n").digest
+
+
+def test_trust_params_reaches_the_standby_env_and_shapes_the_start_advice() -> None:
+    # go-paramfetch (paramfetch.go checkFile) skips blake2b-hashing the .params files when the environment has
+    # TRUST_PARAMS=1; GetParams runs in every role before its API answers (cli/lotus/daemon.go:254,
+    # node/builder_miner.go:67-69, cli/worker/worker.go:482), so the start timeout must allow for the hashing.
+    from spdrill.plan import start_timeout_advice
+
+    plan = parse_plan(MINIMAL + '[standby.env]\nTRUST_PARAMS = "1"\n')
+    assert plan.standby.env["TRUST_PARAMS"] == "1"
+    assert start_timeout_advice(plan.standby.env) == "raise [standby.timeouts] start"
+    advice = start_timeout_advice(parse_plan(MINIMAL).standby.env)
+    assert "hashes its proof parameters" in advice and 'TRUST_PARAMS = "1"' in advice
+    example = Path(__file__).parents[1] / "src/spdrill/data/plan-example.toml"
+    assert '# TRUST_PARAMS = "1"' in example.read_text()

@@ -73,6 +73,19 @@ class Ports:
     worker: int = 0
 
 
+def start_timeout_advice(env: Mapping[str, str]) -> str:
+    """What to change when a role's API did not come up within [standby.timeouts] start.
+
+    Every Lotus role runs go-paramfetch's GetParams before its API is up, and it blake2b-hashes each proof
+    parameter file on every start unless the environment says TRUST_PARAMS=1 (go-paramfetch paramfetch.go
+    ``checkFile``; only ``.params`` files are skipped, and never the snap-deal ones).
+    """
+    if env.get("TRUST_PARAMS") == "1":
+        return "raise [standby.timeouts] start"
+    return ("raise [standby.timeouts] start: before its API answers, each Lotus role hashes its proof parameters "
+            "(the 32GiB .params files are tens of GiB), unless [standby.env] TRUST_PARAMS = \"1\"")
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Upper bounds of each wait, in seconds; a phase that exceeds its bound fails."""

@@ -10,12 +10,12 @@ from spdrill.errors import DrillError, InputError, LotusRPCError, SafetyError
 from spdrill.fence import KeyHolder
 from spdrill.journal import PhaseNote
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
-from spdrill.plan import Plan
+from spdrill.plan import Plan, start_timeout_advice
 from spdrill.redact import redact, register
 from spdrill.restore import RestoredParts
 from spdrill.standby import StandbyProbe
 from spdrill.targets import Target
-from spdrill.waits import wait_for
+from spdrill.waits import WaitTimeout, wait_for
 from spdrill.workfs import WorkFS
 
 BACKUP_FETCH_LIMIT = 256 * 2**20  # a metadata backup larger than this is left on the standby host unchecked
@@ -30,8 +30,11 @@ def api_up(target: Target, fs: WorkFS, plan: Plan, role: str, port: int,
     admin = token_from_repo(fs, repo, role, host, hport)
     probe = StandbyProbe(target, role)
     client: FullNodeClient | MinerClient = FullNodeClient(admin) if role == "daemon" else MinerClient(admin)
-    version = wait_for(lambda: probe.api_up(client), what=f"{PROGRAM[role]} API",
-                       deadline=plan.standby.timeouts.start)
+    try:
+        version = wait_for(lambda: probe.api_up(client), what=f"{PROGRAM[role]} API",
+                           deadline=plan.standby.timeouts.start)
+    except WaitTimeout as exc:
+        raise WaitTimeout(exc.what, exc.deadline, f"{exc.last}; {start_timeout_advice(plan.standby.env)}") from None
     repo_var, info_var = REPO_VARS[role]
     read = cli_token(target, plan, [PROGRAM[role], "auth", "api-info", "--perm", "read"], info_var, host, hport,
                      **{repo_var: target.path(repo)})

@@ -42,7 +42,7 @@ def _run(plan: Path) -> subprocess.CompletedProcess[str]:
 def test_host_drills_pass_or_skip_as_the_plan_says(tmp_path: Path) -> None:
     cache = tmp_path / "params"
     cache.mkdir()
-    for f in load_manifest().for_sector_size(2048):
+    for f in load_manifest().needed_at_start(2048):  # what GetParams wants: every .vk, the SRS too
         (cache / f.name).write_bytes(b"p")
     plan = _plan(tmp_path, 'gpu = false\nsector_size = "2KiB"\nram = "64MiB"',
                  env=f'FIL_PROOFS_PARAMETER_CACHE = "{cache}"')
@@ -61,5 +61,5 @@ def test_host_drills_fail_with_the_finding(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "6 failed" in run.stdout
     assert run.stdout.count("nvidia-smi is not installed on the standby host") >= 4
-    assert "8 missing" in run.stdout and "lotus fetch-params 2KiB" in run.stdout
+    assert "25 missing" in run.stdout and "lotus fetch-params 2KiB" in run.stdout  # 4 .params, 20 .vk, SRS
     assert "need 65536.0 GiB" in run.stdout

@@ -24,9 +24,11 @@ def _b2(data: bytes) -> str:
 
 @pytest.fixture()
 def cache(tmp_path: Path) -> tuple[Path, params.Manifest]:
-    """A parameter cache with two 2KiB files and a manifest whose digests match them."""
+    """A parameter cache with two 2KiB files and the SRS, and a manifest whose digests match them."""
     files = {"v28-demo-2k.params": b"params-bytes", "v28-demo-2k.vk": b"vk-bytes"}
     doc = {name: {"cid": "Qm", "digest": _b2(data), "sector_size": KIB2} for name, data in files.items()}
+    files[params.SRS_INNER_PRODUCT.name] = b"srs-bytes"
+    doc[params.SRS_INNER_PRODUCT.name] = {"cid": "Qm", "digest": _b2(b"srs-bytes"), "sector_size": 0}
     doc["v28-demo-32g.params"] = {"cid": "Qm", "digest": "0" * 32, "sector_size": 32 * 2**30}
     folder = tmp_path / "params"
     folder.mkdir()
@@ -35,16 +37,38 @@ def cache(tmp_path: Path) -> tuple[Path, params.Manifest]:
     return folder, params.parse_manifest(json.dumps(doc), source="test manifest")
 
 
-def test_shipped_fallback_agrees_with_lotus_manifest() -> None:
+def _lotus_manifest() -> params.Manifest:
     if not SHARED_MANIFEST.is_file():
         pytest.skip(f"{SHARED_MANIFEST} is absent (the shared Lotus documents are not checked out)")
-    lotus = params.parse_manifest(SHARED_MANIFEST.read_text(), source=str(SHARED_MANIFEST))
+    return params.parse_manifest(SHARED_MANIFEST.read_text(), source=str(SHARED_MANIFEST))
+
+
+def test_shipped_fallback_agrees_with_lotus_manifest() -> None:
+    lotus = _lotus_manifest()
     text = resources.files("spdrill").joinpath("data", params.FALLBACK).read_text()
     shipped = params.parse_fallback(text, source="shipped")
-    for size in (KIB2, 32 * 2**30):
-        assert shipped.for_sector_size(size) == lotus.for_sector_size(size)
-        assert len(shipped.for_sector_size(size)) == 8
-    assert shipped.sizes() == [KIB2, 32 * 2**30]
+    # Every file of Lotus's build/proof-params/parameters.json, plus the SRS of srs-inner-product.json.
+    assert tuple(f for f in shipped.files if f.sector_size) == lotus.files
+    assert [f for f in shipped.files if not f.sector_size] == [params.SRS_INNER_PRODUCT]
+    for size in lotus.sizes():
+        assert shipped.needed_at_start(size) == lotus.needed_at_start(size)
+
+
+def test_needed_at_start_is_what_get_params_fetches() -> None:
+    # go-paramfetch paramfetch.go GetParams: `if storageSize != info.SectorSize && strings.HasSuffix(name,
+    # ".params") { continue }`, then every entry of the SRS list (Lotus build/proof-params/srs-inner-product.json);
+    # called by the daemon with size 0 (cli/lotus/daemon.go:254), the worker (cli/worker/worker.go:482), the
+    # miner (node/builder_miner.go:67-69).
+    lotus = _lotus_manifest()
+    size = 32 * 2**30
+    needed = {f.name for f in lotus.needed_at_start(size)}
+    vks = {f.name for f in lotus.files if f.name.endswith(".vk")}
+    own = {f.name for f in lotus.files if f.sector_size == size and f.name.endswith(".params")}
+    assert len(lotus.sizes()) == 5 and len(vks) == 20 and len(own) == 4
+    assert needed == vks | own | {"v28-fil-inner-product-v1.srs"}
+    assert params.SRS_INNER_PRODUCT.digest == "ae20310138f5ba81451d723f858e3797"  # srs-inner-product.json
+    other = {f.name for f in lotus.files if f.name.endswith(".params") and f.sector_size != size}
+    assert not needed & other
 
 
 def test_manifest_is_found_from_env_then_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -54,7 +78,7 @@ def test_manifest_is_found_from_env_then_checkout(monkeypatch: pytest.MonkeyPatc
     assert params.load_manifest().source == str(custom)
     monkeypatch.delenv(params.MANIFEST_ENV)
     source = params.load_manifest().source
-    assert source == str(SHARED_MANIFEST) if SHARED_MANIFEST.is_file() else "2KiB and 32GiB only" in source
+    assert source == str(SHARED_MANIFEST) if SHARED_MANIFEST.is_file() else "Lotus's list" in source
 
 
 @pytest.mark.parametrize("text, words", [
@@ -69,7 +93,7 @@ def test_complete_cache_passes_with_digests(cache: tuple[Path, params.Manifest])
     host = testinfra.get_host("local://")
     report = checks.proof_params(host, manifest, KIB2, str(folder), verify_digests=True)
     assert report.ok and report.digests_checked
-    assert params.describe(report).endswith("all 2 proof-parameter files for 2KiB sectors present, "
+    assert params.describe(report).endswith("all 3 proof-parameter files for 2KiB sectors present, "
                                             "digests verified")
 
 
@@ -92,7 +116,8 @@ def test_missing_empty_and_corrupt_files_fail(cache: tuple[Path, params.Manifest
 def test_absent_cache_folder_reports_every_file_missing(tmp_path: Path) -> None:
     manifest = params.load_manifest()
     report = checks.proof_params(testinfra.get_host("local://"), manifest, 32 * 2**30, str(tmp_path / "none"))
-    assert not report.ok and len(report.missing) == len(report.required) == 8
+    # 32GiB: its 4 .params, the 20 .vk of all five sizes and the SRS file (test above).
+    assert not report.ok and len(report.missing) == len(report.required) == 25
 
 
 def test_no_files_for_a_sector_size_is_not_ok() -> None:

@@ -1,9 +1,15 @@
 """Proof parameters: which files a sector size needs, and whether a host's parameter cache holds them intact.
 
+Every Lotus role calls go-paramfetch's ``GetParams`` at start (daemon: cli/lotus/daemon.go:254 with size 0;
+miner: node/builder_miner.go:67-69; worker: cli/worker/worker.go:482), and ``GetParams`` wants every file of
+the manifest except the ``.params`` of other sector sizes (so every ``.vk`` of every size), plus the SRS
+file of build/proof-params/srs-inner-product.json (go-paramfetch paramfetch.go ``GetParams``). A file that is
+absent is downloaded, so an offline standby without it does not start.
+
 The file list comes from Lotus's parameter manifest (`parameters.json`, the one `lotus fetch-params`
-embeds). spdrill does not ship that manifest: it reads one named by the caller or
-`$SPDRILL_PROOF_PARAMS_MANIFEST`, the copy in `../shared/lotus-api/proof-parameters.json` next to a source
-checkout, and otherwise falls back to a small list of the 2KiB and 32GiB files shipped in `spdrill/data/`.
+embeds). spdrill reads one named by the caller or `$SPDRILL_PROOF_PARAMS_MANIFEST`, the copy in
+`../shared/lotus-api/proof-parameters.json` next to a source checkout, and otherwise falls back to the copy
+of Lotus's list shipped in `spdrill/data/`.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from spdrill.errors import InputError
 DEFAULT_CACHE = "/var/tmp/filecoin-proof-parameters"  # go-paramfetch's default when the env var is unset
 CACHE_ENV = "FIL_PROOFS_PARAMETER_CACHE"
 MANIFEST_ENV = "SPDRILL_PROOF_PARAMS_MANIFEST"
-FALLBACK = "proof-params-2KiB-32GiB.tsv"
+FALLBACK = "proof-params.tsv"
 DIGEST_HEX = 32  # Lotus compares the first 16 bytes of blake2b-512(file)
+TRUST_ENV = "TRUST_PARAMS"  # "1": go-paramfetch skips hashing the .params files (not snap-deal ones) at start
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class ParamFile:
     name: str
     digest: str
     sector_size: int
+
+
+# build/proof-params/srs-inner-product.json @b835fab: the one SRS file GetParams also fetches (sector size 0).
+SRS_INNER_PRODUCT = ParamFile("v28-fil-inner-product-v1.srs", "ae20310138f5ba81451d723f858e3797", 0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,16 @@ class Manifest:
     def for_sector_size(self, size: int) -> tuple[ParamFile, ...]:
         """Every .params and .vk file of one sector size (what `lotus fetch-params <size>` fetches for it)."""
         return tuple(f for f in self.files if f.sector_size == size)
+
+    def needed_at_start(self, size: int) -> tuple[ParamFile, ...]:
+        """What a Lotus role of this sector size checks (or downloads) at start: go-paramfetch ``GetParams``
+        skips only the ``.params`` of other sizes, so every ``.vk`` of every size, and adds the SRS file."""
+        if not self.for_sector_size(size):
+            return ()  # a size Lotus has no parameters for: nothing a role of it could start with
+        wanted = [f for f in self.files if f.sector_size == size or not f.name.endswith(".params")]
+        if SRS_INNER_PRODUCT.name not in {f.name for f in wanted}:
+            wanted.append(SRS_INNER_PRODUCT)
+        return tuple(sorted(wanted, key=lambda f: f.name))
 
     def sizes(self) -> list[int]:
         """The sector sizes the manifest knows."""
@@ -97,7 +118,7 @@ def load_manifest(path: Path | None = None) -> Manifest:
             raise InputError(f"{chosen}: cannot read the proof-parameter manifest ({exc.strerror}); point "
                              f"{MANIFEST_ENV} at Lotus's build/proof-params/parameters.json") from None
     text = resources.files("spdrill").joinpath("data", FALLBACK).read_text(encoding="utf-8")
-    return parse_fallback(text, source=f"spdrill/data/{FALLBACK} (2KiB and 32GiB only)")
+    return parse_fallback(text, source=f"spdrill/data/{FALLBACK} (Lotus's list as of b835fab)")
 
 
 @dataclass(frozen=True)
@@ -120,8 +141,8 @@ class ParamsReport:
 
 def judge_listing(manifest: Manifest, sector_size: int, cache_dir: str,
                   listing: dict[str, int]) -> ParamsReport:
-    """Compare a cache listing (file name → size in bytes) with what `sector_size` needs."""
-    required = manifest.for_sector_size(sector_size)
+    """Compare a cache listing (file name → size in bytes) with what a role of `sector_size` needs at start."""
+    required = manifest.needed_at_start(sector_size)
     missing = tuple(f.name for f in required if f.name not in listing)
     # A zero-length file is what an interrupted fetch leaves behind: present in name only.
     empty = tuple(f.name for f in required if listing.get(f.name) == 0)
