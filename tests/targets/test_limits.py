@@ -129,10 +129,23 @@ def test_systemd_unit_gets_limit_nofile(tmp_path: Path) -> None:
     assert "--property=LimitNOFILE=100000" in cmd.split()
 
 
-def test_docker_role_containers_get_a_nofile_ulimit(tmp_path: Path) -> None:
+def test_docker_worker_container_gets_a_nofile_ulimit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
     (ulimit,) = dockerkit.nofile_ulimits()
     assert (ulimit["Name"], ulimit["Soft"], ulimit["Hard"]) == ("nofile", WANT, WANT)
-    target = DockerTarget({})
+    runs: dict[str, dict[str, object]] = {}
+
+    def run(image: str, command: object, **kwargs: object) -> object:
+        runs[str(kwargs["name"]).rsplit("-", 1)[-1]] = kwargs
+        return SimpleNamespace()
+
+    target = DockerTarget({"gpus": "none"})
     target.root, target.network = tmp_path, SimpleNamespace(name="spdrill-x")
-    for role in ("worker", "daemon", "miner", "daemon-oneshot"):
-        assert target._common(role)["ulimits"] == [ulimit]
+    target.subnet = ipaddress.ip_network("10.213.7.0/24")
+    target.client = SimpleNamespace(containers=SimpleNamespace(run=run),
+                                    api=SimpleNamespace(create_endpoint_config=lambda **kw: kw))
+    monkeypatch.setattr(target, "publish_workspace", lambda: None)
+    for role in ("worker", "daemon"):
+        target.spawn(role, [f"lotus-{role}", "run"], env={}, port=1234)
+    assert runs["worker"]["ulimits"] == [ulimit]  # lotus-worker only checks its limit (cli/worker/worker.go:309-318)
