@@ -97,6 +97,7 @@ def run_miner(api_port: str | None, nosync: bool) -> int:
     node = MinerNode(repo, full, metadata, info, stores, config, knobs, secret,
                      int(full.call("Version")["BlockDelay"]))
     threading.Thread(target=lambda: stop.set() if node.stop.wait() else None, daemon=True).start()
+    node.start_wdpost()  # lotus_sim/scheduler.py: the WindowPoSt scheduler Lotus starts with the miner
     host, port = listen_address(repo / "config.toml", api_port, "LOTUS_API_LISTENADDRESS", 2345)
     server = RpcServer(host, port, {"/rpc/v0": node.api()}, make_authorizer(secret),
                        post_routes={"/remote": node.remote_route})  # vanilla proofs for PoSt workers

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,8 @@ class LocalTarget:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=5)
             _signal_group(proc, signal.SIGKILL)  # stragglers the role left in its group
+            _wait_group_gone(proc.pid)
+
 
     def close(self) -> None:
         self.stop_processes()
@@ -182,3 +185,24 @@ class LocalTarget:
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Wait until no live process is left in a process group: a SIGKILLed one still runs for a moment."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process other than a zombie is in the group (/proc/PID/stat: state and pgrp after the name)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
