@@ -24,6 +24,7 @@ from lotus_sim.perms import MINER_PERMS
 from lotus_sim.rpc import Api, JsonStream, RpcError, deferred
 from lotus_sim.rpcclient import CallError, RpcClient
 from lotus_sim.runtime import Knobs
+from lotus_sim.scheduler import WindowPostScheduler
 from lotus_sim.version import version_json
 from lotus_sim.world import MinerMetadata
 
@@ -90,6 +91,7 @@ class MinerNode:
         self.stop = threading.Event()
         self.workers: dict[str, RemoteWorker] = {}
         self._lock = threading.Lock()
+        self.wdpost: WindowPostScheduler | None = None
 
     # ---- common -------------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
@@ -330,6 +332,15 @@ class MinerNode:
             MinerMetadata.from_repo(self.repo).write_backup(target)
         except (OSError, ValueError) as exc:
             raise RpcError(f"creating backup: {exc}") from exc
+
+    def start_wdpost(self) -> WindowPostScheduler | None:
+        """Start the WindowPoSt scheduler as `lotus-miner run` does (builder_miner.go:99, storageminer.go:294-302)."""
+        if self.config.disable_window_post or not self.knobs.wdpost_scheduler:
+            return None
+        scheduler = WindowPostScheduler(self, poll=min(1.0, self.block_delay / 4))
+        scheduler.start(self.stop)
+        self.wdpost = scheduler
+        return scheduler
 
     def api(self) -> Api:
         """The /rpc/v0 namespace."""

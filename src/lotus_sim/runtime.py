@@ -40,6 +40,7 @@ class Knobs:
     record_dir: str = ""  # where mpool-push.jsonl goes; default $LOTUS_PATH/sim-records
     lotus_version: str = ""  # Lotus version played (default 1.36.2-dev); before 1.32.1 Version has no Agent
     worker_fd_min: int = 100_000  # lotus-worker run refuses a lower soft RLIMIT_NOFILE (MinerFDLimit); 0 = no check
+    wdpost_scheduler: bool = True  # the miner's own WindowPoSt scheduler runs (Lotus: always, unless DisableWindowPoSt)
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -91,6 +91,7 @@ class WorkerNode:
         self._paths: list[Path] | None = None
         self._tokens: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
+        self._gpu = threading.Lock()
 
     def authorize(self, token: str) -> list[str]:
         """Check a caller's token with the miner's AuthVerify, as Lotus workers do (cached for a minute)."""
@@ -136,8 +137,10 @@ class WorkerNode:
             vanilla = list(pool.map(lambda s: self._vanilla(ppt, miner_id, s), sectors))
         skipped = [n for n, v in zip(numbers, vanilla, strict=True) if v is None]
         remaining = seconds - (time.monotonic() - started)
-        if remaining > 0:
-            time.sleep(remaining)
+        # One SNARK at a time on the GPU: the miner's own scheduler and a dry-run queue behind each other.
+        with self._gpu:
+            if remaining > 0:
+                time.sleep(remaining)
         proof = post.proof_for(miner_id, numbers, skipped, randomness, b"".join(v or b"" for v in vanilla))
         return {"PoStProofs": {"PoStProof": ppt, "ProofBytes": proof},
                 "Skipped": [{"Miner": miner_id, "Number": n} for n in skipped]}
