@@ -19,6 +19,7 @@ start or fails a call).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 
 from spdrill.errors import DrillError
+from spdrill.firewall import ChainFirewall
 from spdrill.lotus import ApiInfo, Bitfield, FullNodeClient, MinerClient
 from spdrill.lotus.bitfield import decode_json, decode_rle, encode_rle
 from spdrill.reconcile_probe import reconcile
@@ -125,7 +127,16 @@ def _start(fixture: Path, snapshot: Path, work: Path, cold: bool,
         shutil.rmtree(work / "lotus" / "datastore" / "sim-sectors", ignore_errors=True)
     procs.append(subprocess.Popen([str(bindir / "lotus"), "daemon", "--api", "0"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    full = FullNodeClient(_api(work / "lotus", procs[0]), timeout=600)
+    daemon = _api(work / "lotus", procs[0])
+    full = FullNodeClient(daemon, timeout=600)
+    # lotus-miner starts only if its full node has the worker key (PreflightChecks,
+    # node/modules/storageminer.go:187-215): it reaches the daemon through the chain firewall, as in a drill.
+    actor = json.loads((fixture / "fixture.json").read_text())["miner"]
+    worker_key = str(full.rpc.call("StateAccountKey", full.state_miner_info(actor).worker, []))
+    firewall = ChainFirewall(daemon.http_url("v1"), daemon.token or "", [worker_key])
+    firewall.start()
+    atexit.register(firewall.stop)
+    env["FULLNODE_API_INFO"] = firewall.api_info("127.0.0.1")
     procs.append(subprocess.Popen([str(bindir / "lotus-miner"), "run", "--miner-api", "0", "--nosync"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return full, MinerClient(_api(work / "lotus-miner", procs[1]), timeout=600)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from spdrill.exposure import exposure_now, fault_fee, worst_case
+from spdrill.firewall import ChainFirewall
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.reconcile import ReconciliationReport, provable_problem
 from spdrill.reconcile_probe import backup_sectors, reconcile
@@ -72,15 +73,26 @@ def standby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standby]:
     snapshot = fixture / str(info["snapshot"]["path"])
     subprocess.run([str(bindir / "lotus"), "daemon", "--import-snapshot", str(snapshot),
                     "--halt-after-import"], env=env, check=True, capture_output=True, timeout=60)
+    firewall: ChainFirewall | None = None
     procs = [subprocess.Popen([str(bindir / "lotus"), "daemon", "--api", "0"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        _api(work / "lotus")
+        daemon = _api(work / "lotus")
+        full = FullNodeClient(daemon)
+        # lotus-miner starts only if its full node has the worker key (PreflightChecks,
+        # node/modules/storageminer.go:187-215): it gets there through the chain firewall, as in a drill.
+        worker_key = full.rpc.call("StateAccountKey", full.state_miner_info(info["miner"]).worker, [])
+        assert daemon.token is not None
+        firewall = ChainFirewall(daemon.http_url("v1"), daemon.token, [str(worker_key)])
+        firewall.start()
+        miner_env = {**env, "FULLNODE_API_INFO": firewall.api_info("127.0.0.1")}
         procs.append(subprocess.Popen([str(bindir / "lotus-miner"), "run", "--miner-api", "0", "--nosync"],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        full, miner = FullNodeClient(_api(work / "lotus")), MinerClient(_api(work / "lotus-miner"))
+                                      env=miner_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        miner = MinerClient(_api(work / "lotus-miner"))
         yield Standby(fixture, info, full, miner)
     finally:
+        if firewall is not None:
+            firewall.stop()
         for proc in reversed(procs):
             proc.terminate()
             try:
