@@ -59,6 +59,18 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
     suites = list(pytest_xml)
     assert sum(s.tests for s in suites) == 22 and sum(s.skipped for s in suites) == 7  # host checks, holds
     assert tree_digest(sim.restore_point) == before
+    # lotus-miner started with no key in the standby wallet: the chain firewall answered PreflightChecks'
+    # WalletHas(worker key) (node/modules/storageminer.go:187-215) and refused every push its own WindowPoSt
+    # scheduler tried (wdpost_changehandler.go:454-488); the evidence counts what the miner log shows.
+    facts = rec["facts"]
+    assert "answered WalletHas(worker key" in str(facts["chain_firewall"]) and "true 1 time" in str(
+        facts["chain_firewall"])
+    miner_log = (run.reports / "latest" / "logs" / "miner.log").read_text()
+    assert "key for worker not found" not in miner_log and "starting up miner f01000" in miner_log
+    refused = miner_log.count("spdrill chain firewall: MpoolPushMessage refused")
+    assert facts["chain_firewall_refused"] == refused
+    if refused:
+        assert f"MpoolPushMessage x{refused}" in str(facts["chain_firewall_refused_methods"])
 
 
 @pytest.mark.parametrize(("env", "plan_edit", "failing", "needle"), [
