@@ -246,3 +246,22 @@ def test_broken_metadata_backup_fails_the_backup_check(sim_drill: Callable[..., 
     assert run.failed() == {"test_miner_backup_valid"}, run.stdout
     assert needle in run.check("test_miner_backup_valid")["message"]
     assert run.record["verdict"] == "fail"
+
+
+def test_standby_scheduler_pushes_are_refused_and_in_the_evidence(sim_drill: Callable[..., SimDrill]) -> None:
+    """The standby miner's own WindowPoSt scheduler tries to submit (node/builder_miner.go:99,
+    node/modules/storageminer.go:294-302, wdpost_changehandler.go:454-488); nothing reaches the chain."""
+    # Sectors in every deadline and a chain that takes ~8 s to catch up: the head crosses several proving
+    # windows while the miner runs, and the scheduler submits in each one it sees past Open+4.
+    sim = sim_drill(env={"LOTUS_SIM_SYNC_RATE": "30"}, sectors=96, deadlines=48)
+    run = sim.run()
+    assert run.rc == 0, run.stdout + run.stderr
+    facts = run.record["facts"]
+    refused = int(facts["chain_firewall_refused"])
+    assert refused > 0, facts["chain_firewall"]
+    assert "all refused by the chain firewall" in str(facts["chain_firewall"])
+    assert "MpoolPushMessage" in str(facts["chain_firewall_refused_methods"])
+    miner_log = (run.reports / "latest" / "logs" / "miner.log").read_text()
+    assert miner_log.count("spdrill chain firewall: MpoolPushMessage refused") == refused
+    # The report a customer reads says so too.
+    assert "all refused by the chain firewall" in (run.reports / "latest" / "report.html").read_text()
