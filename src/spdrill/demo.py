@@ -28,7 +28,7 @@ def _lotus_sim(*args: str) -> str:
     return p.stdout.strip()
 
 
-def _fd_floor() -> dict[str, str]:
+def stand_in_fd_floor() -> dict[str, str]:
     """The stand-in's open-files minimum for its worker, lowered to this host's hard limit when that is short.
 
     Real lotus-worker exits below a soft limit of 100000 (cli/worker/worker.go:309-318) and so does the
@@ -58,7 +58,7 @@ def make_demo_plan(workdir: Path, *, sectors: int = 64, deadlines: int = 4, snap
     bindir = _lotus_sim("bindir")
     # Where the stand-in records every MpoolPushMessage it is asked for: outside the drill folder, so the record
     # outlives the drill and shows that a drill never sent a message on chain (DESIGN rule 3).
-    env = {"LOTUS_SIM_RECORD_DIR": str(workdir / SIM_RECORDS), **_fd_floor(), **(env or {})}
+    env = {"LOTUS_SIM_RECORD_DIR": str(workdir / SIM_RECORDS), **stand_in_fd_floor(), **(env or {})}
     env_lines = "\n".join(f'{k} = "{v}"' for k, v in env.items())
     plan = workdir / "plan.toml"
     plan.write_text(f"""# Built-in demo: a simulated restore point made by lotus-sim (NOT real Lotus).

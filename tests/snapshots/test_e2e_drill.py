@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from spdrill.demo import stand_in_fd_floor
 from spdrill.reaper import drill_processes
 
 SPDRILL = str(Path(sys.executable).with_name("spdrill"))
@@ -29,6 +30,8 @@ def make_restore_point(root: Path) -> Path:
 def plan_text(tmp_path: Path, sources: str, layout: str = "") -> Path:
     bindir = subprocess.run([LOTUS_SIM, "bindir"], check=True, capture_output=True, text=True).stdout.strip()
     plan = tmp_path / "plan.toml"
+    # This host's hard open-files limit may be below the 100000 lotus-worker insists on (demo.py explains).
+    env = "\n".join(f'{k} = "{v}"' for k, v in stand_in_fd_floor().items())
     plan.write_text(f"""[drill]
 actor = "f01000"
 [objectives]
@@ -43,6 +46,8 @@ window = "1m"
 workdir = "{tmp_path / 'run'}"
 [standby]
 bindir = "{bindir}"
+[standby.env]
+{env}
 [standby.requirements]
 gpu = false
 proof_params = false
