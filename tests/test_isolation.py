@@ -16,9 +16,9 @@ from spdrill.isolation import (
     fresh_api_secret,
     isolate_repo,
     keystore_file,
-    set_section_keys,
     with_libp2p_isolated,
 )
+from spdrill.lotusconfig import set_section_keys
 from spdrill.workfs import LocalFS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "lotus-api"

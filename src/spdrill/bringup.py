@@ -178,7 +178,7 @@ class BringUp:
             self.firewall.stop()
             seen = self.firewall.report()
             self.journal.fact("chain_firewall", seen.summary())
-            self.journal.fact("chain_firewall_refused", sum(r.count for r in seen.refused))
+            self.journal.fact("chain_firewall_refused", seen.refused_total)
             self.journal.fact("chain_firewall_refused_methods",
                               ", ".join(f"{r.method} x{r.count}" for r in seen.refused) or "none")
             self.firewall = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -10,11 +9,10 @@ from pathlib import Path
 
 from spdrill.errors import DrillError, SafetyError
 from spdrill.lotus.address import normalize, normalized_set
+from spdrill.lotusconfig import set_section_keys
 from spdrill.workfs import LocalFS, WorkFS
 
 ENV_OVERRIDE = "LOTUS_SUBSYSTEMS_DISABLEWINNINGPOST"
-_SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
-_KEY = re.compile(r"^\s*#?\s*DisableWinningPoSt\s*=.*$")
 
 
 @dataclass(frozen=True)
@@ -67,28 +65,7 @@ def write_winning_post_fence(config: Path, fs: WorkFS | None = None) -> None:
 
 def with_winning_post_fence(text: str) -> str:
     """The config text with `[Subsystems] DisableWinningPoSt = true`, everything else kept (pure)."""
-    lines = text.splitlines()
-    out: list[str] = []
-    section: str | None = None
-    done = False
-    for line in lines:
-        m = _SECTION.match(line)
-        if m:
-            if section == "Subsystems" and not done:
-                out.append("  DisableWinningPoSt = true")
-                done = True
-            section = m.group(1)
-        elif section == "Subsystems" and _KEY.match(line):
-            if not done:
-                out.append("  DisableWinningPoSt = true")
-                done = True
-            continue
-        out.append(line)
-    if not done:
-        if section != "Subsystems":
-            out += ["", "[Subsystems]"]
-        out.append("  DisableWinningPoSt = true")
-    return "\n".join(out) + "\n"
+    return set_section_keys(text, "Subsystems", {"DisableWinningPoSt": "true"})
 
 
 def verify_config_fence(config: Path, env: Mapping[str, str], fs: WorkFS | None = None) -> str:

@@ -7,11 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from spdrill.lotusconfig import set_section_keys
 from spdrill.redact import register
 from spdrill.workfs import WorkFS
 
@@ -26,9 +26,6 @@ ALL_PERMISSIONS = ("read", "write", "sign", "admin")
 REMOTE_LISTEN_ENV = "LOTUS_API_REMOTELISTENADDRESS"
 # Port 0: the kernel picks a free one, so a standby never clashes with a live node on the same host.
 LIBP2P_LISTEN = ("/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0")
-
-_SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
-
 
 @dataclass(frozen=True)
 class Isolation:
@@ -99,43 +96,6 @@ def with_libp2p_isolated(text: str) -> str:
     return set_section_keys(text, "Libp2p", values)
 
 
-def set_section_keys(text: str, section: str, values: dict[str, str]) -> str:
-    """Set `key = value` lines (values already TOML) in one section, replacing old or commented ones (pure)."""
-    key_re = re.compile(r"^\s*#?\s*(" + "|".join(map(re.escape, values)) + r")\s*=")
-    out: list[str] = []
-    current: str | None = None
-    written = False
-
-    def emit() -> None:
-        nonlocal written
-        if not written:
-            out.extend(f"  {k} = {v}" for k, v in values.items())
-            written = True
-
-    skipping = False
-    for line in text.splitlines():
-        m = _SECTION.match(line)
-        if m:
-            if current == section:
-                emit()
-            current = m.group(1)
-            skipping = False
-        elif current == section and key_re.match(line):
-            skipping = line.rstrip().endswith("[") or (line.count("[") > line.count("]"))
-            continue
-        elif skipping:  # the rest of a multi-line array being replaced
-            if "]" in line:
-                skipping = False
-            continue
-        out.append(line)
-    if current == section:
-        emit()
-    if not written:
-        out += ["", f"[{section}]"]
-        emit()
-    return "\n".join(out) + "\n"
-
-
 def isolate_repo(repo: Path, fs: WorkFS, *, libp2p: bool) -> tuple[Isolation, str]:
     """Fresh API secret, no production PeerID, own libp2p ports; returns what was done and the admin token."""
     token = fresh_api_secret(repo, fs)
@@ -149,4 +109,4 @@ def isolate_repo(repo: Path, fs: WorkFS, *, libp2p: bool) -> tuple[Isolation, st
 
 
 __all__ = ["Isolation", "REMOTE_LISTEN_ENV", "admin_token", "drop_libp2p_identity", "fresh_api_secret",
-           "isolate_repo", "keystore_file", "set_section_keys", "with_libp2p_isolated"]
+           "isolate_repo", "keystore_file", "with_libp2p_isolated"]
