@@ -48,7 +48,7 @@ def _wait_for(proc: Proc, text: str, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-def test_chain_notify_sends_current_then_apply_over_ws(stand: Stand) -> None:
+def test_chain_notify_sends_current_then_apply_over_ws(stand: Stand, shared_dir: Path) -> None:
     # store.go:289-300: the first notification is [{Type: current, Val: head}]; then :168-190 one per head change.
     from tests.sim.test_api_shapes import _md_examples, shape_errors
 
