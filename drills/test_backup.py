@@ -1,27 +1,3 @@
-"""The lotus-miner metadata backup of the restore point: the file a failover would `init restore` from."""
+"""The shipped drill module spdrill.drills.test_backup, re-exported so `pytest drills/` runs it from a checkout."""
 
-import pytest
-
-from spdrill.drill import Drill
-
-
-@pytest.mark.objective
-def test_miner_backup_valid(drill: Drill) -> None:
-    """The newest lotus-miner metadata backup is valid: CBOR layout, SHA-256 trailer, no trailing bytes."""
-    result = drill.stage("restore")
-    if result.data.get("not_applicable"):
-        pytest.skip(f"restore: {result.detail}")
-    pattern = drill.plan.restore.layout.miner_backup
-    if not pattern:
-        pytest.skip("[restore.layout] miner_backup = \"\": the plan drills without a metadata backup")
-    if not result.ok:
-        raise AssertionError(f"restore: {result.detail}")
-    if "miner_backup" not in result.data:
-        if result.data.get("miner_backup_unchecked"):  # too big to copy from the standby host
-            pytest.skip(str(result.data["miner_backup_unchecked"]))
-        raise AssertionError(f"no lotus-miner backup matching {pattern!r} in the restore point: a failover has "
-                             "nothing to restore the sealing state from. Keep `lotus-miner backup` files with the "
-                             "restore point, or set [restore.layout] miner_backup = \"\"")
-    assert result.data.get("miner_backup_ok") is True, (
-        f"{result.data['miner_backup']}: {result.data.get('miner_backup_detail')}. This backup cannot be "
-        "restored; take a new one (lotus-miner backup, to a new file name) and find out why this one broke")
+from spdrill.drills.test_backup import *  # noqa: F403
