@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spdrill.bringup import BringUp
+from spdrill.bringup import BringUp, Endpoints
 from spdrill.clock import Clock, DrillClock
 from spdrill.errors import CannotRunError
 from spdrill.failover import FailoverMode
@@ -58,6 +58,16 @@ class Drill:
         """Start the bring-up in the background; checks wait on its stages."""
         self._thread = threading.Thread(target=self.bringup.run, name=f"drill-{self.id}", daemon=True)
         self._thread.start()
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The standby's API addresses and tokens, filled in as its roles come up."""
+        return self.bringup.ep
+
+    @property
+    def failover(self) -> FailoverMode | None:
+        """The confirmed failover this drill runs in, or None for an ordinary drill."""
+        return self.bringup.failover
 
     @property
     def cannot_run(self) -> CannotRunError | None:

@@ -13,7 +13,7 @@ def test_fence_verified(drill: Drill) -> None:
     A drill: no owner, worker or control key. Failover: the worker key must be there (init restore signs with
     it), the owner key still must not.
     """
-    if drill.bringup.failover is not None:
+    if drill.failover is not None:
         advice = ("Failover: import the worker key (never the owner key) into the standby wallet and keep "
                   "DisableWinningPoSt = true until the primary is gone for good.")
     else:
