@@ -51,7 +51,6 @@ class Drill:
         self._touched = threading.local()
         self._closed = False
         self.logs: dict[str, str] = {}
-        self._skipped: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,9 +127,7 @@ class Drill:
 
     def note_skipped(self, title: str, reason: str) -> None:
         """Remember a check that did not run (listed in the summary and the record's facts)."""
-        self._skipped.append(f"{title} ({reason})" if reason else title)
-        self.journal.fact("skipped_checks", "; ".join(self._skipped))
-        self.journal.fact("checks_skipped", len(self._skipped))
+        self.journal.skip_check(title, reason)
 
     def checks(self) -> tuple[Check, ...]:
         return self.journal.freeze().checks

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from spdrill.clock import Clock
+from spdrill.findings import Finding, NotApplicable
 
 Fact = str | int | float | bool | None
 
@@ -26,7 +27,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Phase:
-    """One timed step of the drill; times are seconds since drill start on the monotonic clock."""
+    """One timed step of the drill (a bring-up stage); times are seconds since drill start, monotonic.
+
+    `finding` is what the stage found (typed; None when it found nothing); `facts` is its serialised form,
+    what the record and reports show (`Finding.facts()`, the one place that serialises it).
+    """
 
     name: str
     branch: str
@@ -35,11 +40,25 @@ class Phase:
     outcome: Outcome
     detail: str = ""
     after: tuple[str, ...] = ()
-    facts: Mapping[str, Fact] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    finding: Finding | None = None
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def blocked(self) -> bool:
+        return self.outcome is Outcome.BLOCKED
+
+    @property
+    def not_applicable(self) -> bool:
+        """The stage does not apply to this target (published to the board, never recorded as a phase)."""
+        return isinstance(self.finding, NotApplicable)
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,28 @@ class Journal:
     versions: Mapping[str, str] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
     finished_at: float | None = None
+    checks_expected: int | None = None  # drill checks collected; a record with fewer ran is no pass
+    skipped: tuple[str, ...] = ()  # checks turned off or not applicable: "title (reason)"
+    interrupted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Every collected drill ran (or was turned off) and the run was not interrupted."""
+        ran = len(self.checks) + len(self.skipped)
+        return not self.interrupted and not (self.checks_expected is not None and ran < self.checks_expected)
+
+    def run_facts(self) -> dict[str, Fact]:
+        """The typed run facts as the record's `facts` keys (checks_expected, skipped_checks, checks_skipped,
+        interrupted), present only when set."""
+        out: dict[str, Fact] = {}
+        if self.checks_expected is not None:
+            out["checks_expected"] = self.checks_expected
+        if self.skipped:
+            out["skipped_checks"] = "; ".join(self.skipped)
+            out["checks_skipped"] = len(self.skipped)
+        if self.interrupted:
+            out["interrupted"] = True
+        return out
 
 
 class JournalBuilder:
@@ -104,6 +145,9 @@ class JournalBuilder:
         self._facts: dict[str, Fact] = {}
         self._versions: dict[str, str] = {}
         self._simulated = base.simulated
+        self._expected: int | None = None
+        self._skipped: list[str] = []
+        self._interrupted = False
 
     @property
     def drill_id(self) -> str:
@@ -126,6 +170,21 @@ class JournalBuilder:
     def fact(self, key: str, value: Fact) -> None:
         with self._lock:
             self._facts[key] = value
+
+    def expect_checks(self, count: int) -> None:
+        """How many drill checks were collected: a record with fewer that ran is not a pass."""
+        with self._lock:
+            self._expected = count
+
+    def skip_check(self, title: str, reason: str = "") -> None:
+        """A check that did not run (turned off by the plan, or not applicable): listed, never counted green."""
+        with self._lock:
+            self._skipped.append(f"{title} ({reason})" if reason else title)
+
+    def interrupt(self) -> None:
+        """The run was interrupted: whatever passed so far is no pass."""
+        with self._lock:
+            self._interrupted = True
 
     def version(self, component: str, version: str, *, simulated: bool = False) -> None:
         with self._lock:
@@ -157,25 +216,30 @@ class JournalBuilder:
             raise
         finally:
             self.add_phase(Phase(name=name, branch=branch, start=start, end=self.clock.elapsed(),
-                                 outcome=outcome, detail=note.detail, after=after, facts=dict(note.facts)))
+                                 outcome=outcome, detail=note.detail, after=after, finding=note.finding,
+                                 facts=note.finding.facts() if note.finding is not None else {}))
 
-    def blocked(self, name: str, *, branch: str, after: tuple[str, ...], reason: str) -> None:
+    def blocked(self, name: str, *, branch: str, after: tuple[str, ...], reason: str) -> Phase:
         """Record a phase that never ran because something before it failed."""
         now = self.clock.elapsed()
-        self.add_phase(Phase(name=name, branch=branch, start=now, end=now, outcome=Outcome.BLOCKED,
-                             detail=reason, after=after))
+        phase = Phase(name=name, branch=branch, start=now, end=now, outcome=Outcome.BLOCKED, detail=reason,
+                      after=after)
+        self.add_phase(phase)
+        return phase
 
     def freeze(self) -> Journal:
         with self._lock:
             return replace(self._base, phases=tuple(self._phases), checks=tuple(self._checks.values()),
                            restore_points=tuple(self._rps), facts=dict(self._facts),
                            versions=dict(self._versions), simulated=self._simulated,
-                           finished_at=self.clock.elapsed())
+                           finished_at=self.clock.elapsed(), checks_expected=self._expected,
+                           skipped=tuple(self._skipped), interrupted=self._interrupted)
 
 
 @dataclass
 class PhaseNote:
-    """What the code inside a phase wants recorded about it."""
+    """What the code inside a phase wants recorded about it: its summary, and what it found so far (kept when
+    the phase fails, so a failed stage still shows what it saw)."""
 
     detail: str = ""
-    facts: dict[str, Any] = field(default_factory=dict)
+    finding: Finding | None = None

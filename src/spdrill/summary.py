@@ -23,7 +23,7 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
         lines.append("FAILOVER MODE: not a drill. lotus-miner init restore ran"
                      + (f" and pushed ChangePeerID {cid} from the worker address" if cid else
                         " (no ChangePeerID message CID was recorded: see the init-restore phase)"))
-    if journal.facts.get("interrupted"):
+    if journal.interrupted:
         lines.append("INTERRUPTED: the drill was stopped before every check ran; this is not a pass")
     obj = journal.objectives
     if measured is None:
@@ -51,10 +51,8 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
     for c in journal.checks:
         mark = "PASS" if c.passed else "FAIL"
         lines.append(f"  {mark}  {c.title}" + ("" if c.passed else f"\n        {c.message}"))
-    skipped = journal.facts.get("skipped_checks")
-    if isinstance(skipped, str) and skipped:
-        for entry in skipped.split("; "):
-            lines.append(f"  SKIP  {entry}")
+    for entry in journal.skipped:
+        lines.append(f"  SKIP  {entry}")
     if "fil_at_risk_at_rto" in journal.facts:
         lines.append(f"FIL at risk at the measured RTO: {journal.facts['fil_at_risk_at_rto']} FIL per day of outage "
                      "(sectors that would be faulted x expected day reward x 3.51; terminated after 42 days)")

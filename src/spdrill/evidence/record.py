@@ -37,10 +37,7 @@ def verdict(journal: Journal) -> str:
 
 
 def _complete(journal: Journal) -> bool:
-    """Every collected drill ran (or was turned off) and the run was not interrupted."""
-    expected = journal.facts.get("checks_expected")
-    ran = len(journal.checks) + int(journal.facts.get("checks_skipped") or 0)
-    return not journal.facts.get("interrupted") and not (isinstance(expected, int) and ran < expected)
+    return journal.complete
 
 
 def measured_rto(journal: Journal) -> float | None:
@@ -147,7 +144,8 @@ def drill_record(journal: Journal) -> dict[str, Any]:
         "fence": None if journal.facts.get("fence") is None else str(journal.facts["fence"]),
         "versions": dict(journal.versions),
         "environment": dict(journal.environment),
-        "facts": _facts({k: v for k, v in journal.facts.items() if k not in STRUCTURED_FACTS}),
+        "facts": _facts({**{k: v for k, v in journal.facts.items() if k not in STRUCTURED_FACTS},
+                         **journal.run_facts()}),
     }
     for key in STRUCTURED_FACTS:
         section = structured_fact(journal, key)
