@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from spdrill.bringup.probes import PoStError, StandbyProbe
 from spdrill.exposure import DeadlineClock
 from spdrill.lotus import ApiInfo, Bitfield, FullNodeClient, MinerClient, encode_json
 from spdrill.lotus.miner import CHECK_PROVABLE_TIMEOUT_S, split_provable_bad
 from spdrill.lotus.types import Partition
 from spdrill.reconcile import ReconciliationReport, build_report, intervals_of, provable_problem
 from spdrill.reconcile_probe import SectorScan, _check_provable
-from spdrill.standby import PoStError, StandbyProbe
 
 PARTITION_CHECK_TIMEOUT_S = 20 * 60  # node/config/def.go:149
 NOT_IN_STATE = "getting commR: datastore: key not found"  # faults.go:79-83 prefix, the sealing-state lookup's error
@@ -92,27 +92,27 @@ def test_split_keeps_getting_commr_apart() -> None:
 def test_one_call_per_partition_with_a_timeout_past_lotus_own() -> None:
     fake = FakeStandby({})
     full, miner = fake.clients()
-    facts: dict[str, Any] = {}
-    detail = _probe().check_provable(full, miner, "f01000", facts)
+    found = _probe().check_provable(full, miner, "f01000")
+    detail = found.detail
     assert [numbers for numbers, _ in fake.checks] == [list(range(0, 10)), list(range(10, 20))]
     assert all(t["read"] > PARTITION_CHECK_TIMEOUT_S for _, t in fake.checks)
     assert CHECK_PROVABLE_TIMEOUT_S > PARTITION_CHECK_TIMEOUT_S
-    assert (facts["deadlines"], facts["partitions"], facts["sectors_checked"]) == (1, 2, 20)
+    assert (found.deadlines, found.partitions, found.sectors_checked) == (1, 2, 20)
     assert detail == "20 of 20 live sectors in 1 deadlines (2 partitions) provable"
 
 
 def test_plan_post_timeout_raises_the_check_timeout() -> None:
     fake = FakeStandby({})
     full, miner = fake.clients()
-    _probe().check_provable(full, miner, "f01000", {}, timeout=3600)
+    _probe().check_provable(full, miner, "f01000", timeout=3600)
     assert {t["read"] for _, t in fake.checks} == {3600}
 
 
 def test_sectors_not_in_the_restored_state_are_listed_not_failed() -> None:
     fake = FakeStandby({n: NOT_IN_STATE for n in (12, 13, 14, 15, 16, 17)})
     full, miner = fake.clients()
-    facts: dict[str, Any] = {}
-    detail = _probe().check_provable(full, miner, "f01000", facts)
+    found = _probe().check_provable(full, miner, "f01000")
+    detail, facts = found.detail, found.facts()
     assert detail.startswith("14 of 20 live sectors in 1 deadlines (2 partitions) provable; 6 not in the "
                              "restored miner's state (sealed after the backup?): 12, 13, 14, 15, 16, …")
     assert "Restore the missing" not in detail
@@ -124,10 +124,11 @@ def test_sectors_not_in_the_restored_state_are_listed_not_failed() -> None:
 def test_missing_files_fail_and_name_only_those() -> None:
     fake = FakeStandby({3: "sealed file missing", 12: NOT_IN_STATE})
     full, miner = fake.clients()
-    facts: dict[str, Any] = {}
     with pytest.raises(PoStError) as exc:
-        _probe().check_provable(full, miner, "f01000", facts)
+        _probe().check_provable(full, miner, "f01000")
     msg = str(exc.value)
+    assert exc.value.finding is not None  # what CheckProvable said is kept for reconcile and the record
+    facts = exc.value.finding.facts()
     assert msg.startswith("1 of 20 live sectors are not provable on the standby: sector 3: sealed file missing.")
     assert "Restore the missing or damaged sealed/cache files" in msg
     assert "1 not in the restored miner's state (sealed after the backup?): 12" in msg

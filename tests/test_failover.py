@@ -63,9 +63,9 @@ def test_ordinary_graph_has_no_init_restore() -> None:
 @pytest.mark.parametrize(("nosync", "after"), [(False, ("fence", "sync")), (True, ("fence",))])
 def test_failover_graph(nosync: bool, after: tuple[str, ...]) -> None:
     graph = failover.failover_graph(GRAPH, nosync)
-    assert graph["init-restore"] == ("miner", after)
-    assert graph["start-miner"] == ("miner", ("init-restore",))
-    assert graph["start-worker"] == ("worker", ("start-miner",))
+    assert graph["init-restore"][:2] == ("miner", after)
+    assert graph["start-miner"][:2] == ("miner", ("init-restore",))
+    assert graph["start-worker"][:2] == ("worker", ("start-miner",))
     names = list(graph)
     assert names.index("fence") < names.index("init-restore") < names.index("start-miner")
     assert {k: v for k, v in graph.items() if k not in ("init-restore", "start-miner", "start-worker")} == \

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from spdrill import failover, fence
+from spdrill.bringup.apis import key_holder
 from spdrill.errors import SafetyError
 from spdrill.lotus import ApiInfo, FullNodeClient
-from spdrill.standbyapi import key_holder
 
 OWNER, WORKER, CONTROL = "f01001", "f01002", "f01003"
 SIGNERS = {"f01010": "f3signera", "f01011": "f1signerb", "f01012": "f3signerc"}

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from spdrill.clock import FakeClock
+from spdrill.findings import SyncFinding
 from spdrill.journal import Journal, JournalBuilder, Outcome, Phase
 
 
@@ -20,10 +21,11 @@ def test_phase_records_times_outcome_and_detail() -> None:
     with j.phase("sync", branch="daemon", after=("start-daemon",)) as note:
         clock.advance(12.5)
         note.detail = "height 10"
-        note.facts["epochs_behind"] = 0
+        note.finding = SyncFinding(epochs_behind=0)
     p = j.freeze().phases[0]
     assert (p.name, p.branch, p.start, p.end, p.duration, p.outcome) == ("sync", "daemon", 0, 12.5, 12.5, Outcome.OK)
     assert p.detail == "height 10" and p.facts == {"epochs_behind": 0} and p.after == ("start-daemon",)
+    assert p.finding == SyncFinding(epochs_behind=0)
     assert seen == [p]
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from spdrill.drill import Drill
-from spdrill.stages import StageResult
+from spdrill.journal import Phase
 
 
-def stage_ok(drill: Drill, name: str, *, advice: str) -> StageResult:
+def stage_ok(drill: Drill, name: str, *, advice: str) -> Phase:
     """Wait for a bring-up stage and fail with its finding plus `advice` unless it succeeded."""
     __tracebackhide__ = True
     result = drill.stage(name)
-    if result.data.get("not_applicable"):
+    if result.not_applicable:
         pytest.skip(f"{name}: {result.detail}")
     if not result.ok:
         raise AssertionError(f"{name}: {result.detail}. {advice}")

@@ -10,18 +10,20 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from spdrill.bringup import BringUp, Endpoints
 from spdrill.clock import Clock, DrillClock
 from spdrill.errors import CannotRunError
 from spdrill.failover import FailoverMode
+from spdrill.findings import Finding, NotApplicable
 from spdrill.journal import Check, Journal, JournalBuilder, Phase
 from spdrill.plan import Plan
 from spdrill.redact import redact
-from spdrill.stages import StageBoard, StageResult
 from spdrill.targets import Target, make_target
 
 log = logging.getLogger("spdrill.drill")
+F = TypeVar("F", bound=Finding)
 
 
 def new_drill_id(now: datetime | None = None) -> str:
@@ -45,8 +47,8 @@ class Drill:
                        objectives={"rto_seconds": plan.objectives.rto, "rpo_seconds": plan.objectives.rpo,
                                    "post_margin_seconds": plan.objectives.post_margin})
         self.journal = JournalBuilder(base, self.clock, on_phase=on_phase)
-        self.board = StageBoard()
-        self.bringup = BringUp(plan, self.target, self.journal, self.board, failover)
+        self.bringup = BringUp(plan, self.target, self.journal, failover_mode=failover)
+        self.board = self.bringup.board
         self._thread: threading.Thread | None = None
         self._touched = threading.local()
         self._closed = False
@@ -80,19 +82,18 @@ class Drill:
         self._closed = True
         self.bringup.stop()
         errors: list[str] = []
-        stop = getattr(self.target, "stop_processes", None)
         try:
-            if stop is not None:
-                stop()
+            self.target.stop_processes()
         except Exception as exc:  # teardown must go on
             errors.append(f"stopping processes: {exc}")
         self.logs = {role: redact(text) for role, text in self.target.logs().items()}
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.bringup.release()
-        if self.bringup.restored is not None:
+        restored = self.bringup.standby.restored
+        if restored is not None:
             try:
-                self.bringup.restored.destroy()
+                restored.destroy()
             except Exception as exc:
                 errors.append(str(exc))
         try:
@@ -105,20 +106,30 @@ class Drill:
         return self.journal.freeze()
 
     # -- what drills read ------------------------------------------------------------------------------
-    def stage(self, name: str) -> StageResult:
-        """Wait for a stage's result; remembers it so the check's green time is that stage's end."""
+    def stage(self, name: str) -> Phase:
+        """Wait for a stage's phase (what it found is `.finding`); remembers it so the check's green time is that
+        stage's end. A name the stage graph lacks is a UsageError at once."""
         result = self.board.wait(name)
-        touched: list[StageResult] = getattr(self._touched, "stages", [])
+        touched: list[Phase] = getattr(self._touched, "stages", [])
         touched.append(result)
         self._touched.stages = touched
         return result
+
+    def finding(self, name: str, kind: type[F]) -> F | None:
+        """What stage `name` found, as the finding type it returns (None when it found nothing, or failed before)."""
+        found = self.stage(name).finding
+        if found is None or isinstance(found, NotApplicable):
+            return None
+        if not isinstance(found, kind):
+            raise TypeError(f"stage {name!r} finds {type(found).__name__}, not {kind.__name__}")
+        return found
 
     def begin_check(self) -> None:
         self._touched.stages = []
 
     def end_check(self, name: str, title: str, kind: str, passed: bool, message: str, duration: float) -> Check:
         """Record a check; its green time is when the last stage it read finished (not when pytest ran it)."""
-        touched: list[StageResult] = getattr(self._touched, "stages", [])
+        touched: list[Phase] = getattr(self._touched, "stages", [])
         green = max((s.end for s in touched), default=self.clock.elapsed()) if passed else None
         check = Check(name=name, title=title, kind=kind, passed=passed, message=redact(message),
                       green_at=green, duration=duration)

@@ -11,13 +11,17 @@ the primary is gone for good turns block production on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spdrill.errors import DrillError, InputError, SafetyError, UsageError
 from spdrill.fence import KeyHolder
 from spdrill.lotus.address import normalize, normalized_set, same_address
+
+if TYPE_CHECKING:
+    from spdrill.bringup.graph import Graph
 
 CHANGE_PEER_ID = 23  # the miner actor's ChangePeerID method number (builtin-actors miner Method::ChangePeerID)
 MODE_FACT = "mode"
@@ -69,18 +73,15 @@ def request(*, failover: bool, confirm: str | None, actor: str, candidate: str |
     return FailoverMode(actor=actor, nosync=nosync)
 
 
-def failover_graph(graph: Mapping[str, tuple[str, tuple[str, ...]]],
-                   nosync: bool) -> dict[str, tuple[str, tuple[str, ...]]]:
+def failover_graph(graph: Graph, nosync: bool) -> Graph:
     """The stage graph with init-restore before start-miner; the worker waits for the new repo's token."""
-    out: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for name, (branch, after) in graph.items():
-        if name == "start-miner":
-            out["init-restore"] = ("miner", ("fence",) if nosync else ("fence", "sync"))
-            after = ("init-restore",)
-        elif name == "start-worker":
-            after = ("start-miner",)  # its MINER_API_INFO token exists once the new repo's miner started
-        out[name] = (branch, after)
-    return out
+    from spdrill.bringup.graph import StageSpec
+
+    init = StageSpec("miner", ("fence",) if nosync else ("fence", "sync"))
+    out = graph.replace("init-restore", init, before="start-miner")
+    out = out.replace("start-miner", out["start-miner"]._replace(after=("init-restore",)))
+    # its MINER_API_INFO token exists once the new repo's miner started
+    return out.replace("start-worker", out["start-worker"]._replace(after=("start-miner",)))
 
 
 def verify_wallet(wallet: Iterable[str], owner: str | KeyHolder, worker: str, control: Iterable[str]) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from spdrill.errors import InputError
 from spdrill.plan import Layout, RestoreSpec
 from spdrill.snapshots import RestorePoint, Workspace, load_source, retention_report, select_set
+from spdrill.snapshots.retention import RetentionCheck
 from spdrill.snapshots.runner import CommandRunner
 from spdrill.workfs import LocalFS, WorkFS
 
@@ -35,7 +36,7 @@ class Restored:
     view: Path
     consistent: bool
     consistency_detail: str
-    retention: list[dict[str, str]] = field(default_factory=list)  # one row per resilience fact per source
+    retention: tuple[RetentionCheck, ...] = ()  # one row per resilience fact per source
 
     def destroy(self) -> None:
         """Destroy every workspace (idempotent); the restore points are never touched."""
@@ -76,11 +77,10 @@ def restore(spec: RestoreSpec, *, drill_id: str, root: Path, at: datetime, runne
         for ws in reversed(workspaces):
             ws.destroy()
         raise
-    retention = [{"name": c.name, "source": c.source, "status": c.status, "message": c.message}
-                 for src in sources for c in retention_report(
+    retention = tuple(c for src in sources for c in retention_report(
                      src, src.restore_points(), min_count=spec.retention.min_count, now=at,
                      min_oldest_age=_td(spec.retention.min_history), max_oldest_age=_td(spec.retention.max_history),
-                     require_protection=spec.retention.require_protection)]
+                     require_protection=spec.retention.require_protection))
     return Restored(workspaces, points, view, choice.consistent, "; ".join(choice.problems()), retention)
 
 

@@ -1,1 +1,1 @@
-"""The shipped drills: pytest checks of one restore drill, run by `spdrill run` (or `pytest --pyargs spdrill.drills`)."""
+"""The shipped drills: pytest checks of one restore drill, run by `spdrill run`."""

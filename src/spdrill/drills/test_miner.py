@@ -4,15 +4,17 @@ import pytest
 
 from spdrill.assertions import stage_ok
 from spdrill.drill import Drill
+from spdrill.findings import MinerFinding
 from spdrill.lotus.address import same_address
 
 
 @pytest.mark.readiness
 def test_miner_identity(drill: Drill) -> None:
     """The restored lotus-miner runs as the plan's miner actor."""
-    result = stage_ok(drill, "start-miner", advice="See the miner log in the drill's reports.")
-    actor = result.data.get("actor")
-    assert isinstance(actor, str) and same_address(actor, drill.plan.actor), (
+    stage_ok(drill, "start-miner", advice="See the miner log in the drill's reports.")
+    found = drill.finding("start-miner", MinerFinding)
+    actor = found.actor if found is not None else None
+    assert actor is not None and same_address(actor, drill.plan.actor), (
         f"the restored lotus-miner is {actor}, the plan expects {drill.plan.actor}: the restore point holds "
         "another miner's repo, or the plan names the wrong actor")
 

@@ -1,9 +1,7 @@
 """Reconciliation: the restored miner against the chain, and what the measured RTO would cost in deadlines.
 
-Both checks read the bring-up's ``reconcile`` stage, whose ``StageResult.data`` is
-:meth:`spdrill.reconcile.ReconciliationReport.stage_data`: scalar facts (``on_chain``, ``known``,
-``provable``, ``missing``, ``sealed_after_backup``, ``ok``) plus the whole table as JSON text under
-``reconciliation``, which :meth:`ReconciliationReport.from_facts` turns back into the report.
+Both checks read the bring-up's ``reconcile`` stage, whose finding (`ReconcileFinding`) holds the
+:class:`spdrill.reconcile.ReconciliationReport`.
 """
 
 import json
@@ -13,6 +11,7 @@ import pytest
 from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
 from spdrill.exposure import deadline_problem, exposure_facts, exposure_now, worst_case
+from spdrill.findings import ReconcileFinding
 from spdrill.phases import rto
 from spdrill.reconcile import ReconciliationReport, provable_problem
 
@@ -23,12 +22,13 @@ __test__ = "reconcile" in GRAPH
 def _report(drill: Drill) -> ReconciliationReport:
     __tracebackhide__ = True
     result = drill.stage("reconcile")
-    if result.data.get("not_applicable"):
+    if result.not_applicable:
         pytest.skip(f"reconcile: {result.detail}")
-    if "reconciliation" not in result.data:
+    found = drill.finding("reconcile", ReconcileFinding)
+    if found is None or found.report is None:
         raise AssertionError(f"reconcile: {result.detail}. The chain could not be compared with the restored "
                              "miner; fix what the stage reports and drill again")
-    return ReconciliationReport.from_facts(result.data)
+    return found.report
 
 
 @pytest.mark.readiness

@@ -3,17 +3,19 @@ CLI, and the facts the restored chain snapshot and metadata backup tell about th
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from spdrill.bringup.probes import StandbyProbe
 from spdrill.errors import DrillError, InputError, LotusRPCError, SafetyError
 from spdrill.fence import KeyHolder
-from spdrill.journal import PhaseNote
+from spdrill.findings import RestoreFinding
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import Plan, start_timeout_advice
 from spdrill.redact import redact, register
 from spdrill.restore import RestoredParts
-from spdrill.standby import StandbyProbe
 from spdrill.targets import Target
 from spdrill.waits import WaitTimeout, wait_for
 from spdrill.workfs import WorkFS
@@ -35,6 +37,8 @@ def api_up(target: Target, fs: WorkFS, plan: Plan, role: str, port: int,
                            deadline=plan.standby.timeouts.start)
     except WaitTimeout as exc:
         raise WaitTimeout(exc.what, exc.deadline, f"{exc.last}; {start_timeout_advice(plan.standby.env)}") from None
+    finally:
+        client.close()
     repo_var, info_var = REPO_VARS[role]
     read = cli_token(target, plan, [PROGRAM[role], "auth", "api-info", "--perm", "read"], info_var, host, hport,
                      **{repo_var: target.path(repo)})
@@ -115,33 +119,33 @@ def tail(text: str, lines: int = 5) -> str:
     return " | ".join(redact(text).strip().splitlines()[-lines:]) or "(no output)"
 
 
-def describe_restore_files(parts: RestoredParts, note: PhaseNote, started: Any) -> None:
-    """Facts about the chain snapshot and the metadata backup, read from the files themselves."""
+def describe_restore_files(parts: RestoredParts, started: datetime, found: RestoreFinding) -> RestoreFinding:
+    """`found` with what the chain snapshot and the metadata backup tell about themselves (read from the files)."""
     from spdrill.lotus.backup import check_backup
     from spdrill.lotus.car import read_snapshot_head
 
     if parts.chain_snapshot is not None:
         try:
             head = read_snapshot_head(parts.chain_snapshot)
-            note.facts.update({"chain_snapshot": parts.chain_snapshot.name, "chain_snapshot_height": head.height,
-                               "chain_snapshot_age_seconds": started.timestamp() - head.timestamp})
+            found = dataclasses.replace(found, chain_snapshot=parts.chain_snapshot.name,
+                                        chain_snapshot_height=head.height,
+                                        chain_snapshot_age_seconds=started.timestamp() - head.timestamp)
         except DrillError as exc:
-            note.facts["chain_snapshot_error"] = str(exc)
+            found = dataclasses.replace(found, chain_snapshot_error=str(exc))
     if parts.miner_backup is not None:
         chk = check_backup(parts.miner_backup)
-        note.facts.update({"miner_backup": parts.miner_backup.name, "miner_backup_ok": chk.ok,
-                           "miner_backup_detail": chk.reason,
-                           "miner_backup_keys": chk.info.keys if chk.info is not None else None,
-                           "miner_backup_age_seconds": started.timestamp() - parts.miner_backup.stat().st_mtime})
+        found = dataclasses.replace(
+            found, miner_backup=parts.miner_backup.name, miner_backup_ok=chk.ok, miner_backup_detail=chk.reason,
+            miner_backup_keys=chk.info.keys if chk.info is not None else None,
+            miner_backup_age_seconds=started.timestamp() - parts.miner_backup.stat().st_mtime)
+    return found
 
 
-def fetch_backup(fs: WorkFS, backup: Path, scratch: Path, note: PhaseNote) -> Path | None:
+def fetch_backup(fs: WorkFS, backup: Path, scratch: Path, found: RestoreFinding) -> tuple[Path | None, RestoreFinding]:
     """Copy the metadata backup from the standby host, so it is checked here like a local one; None if too big."""
     dest = scratch / backup.name
     if fs.fetch(backup, dest, limit=BACKUP_FETCH_LIMIT):
-        note.facts["miner_backup_copied_from"] = str(backup)
-        return dest
-    note.facts["miner_backup_unchecked"] = (
+        return dest, dataclasses.replace(found, miner_backup_copied_from=str(backup))
+    return None, dataclasses.replace(found, miner_backup_unchecked=(
         f"{backup} is over {BACKUP_FETCH_LIMIT // 2**20} MiB: not copied here to check; run "
-        f"`spdrill check-backup {backup}` on the standby host")
-    return None
+        f"`spdrill check-backup {backup}` on the standby host"))
