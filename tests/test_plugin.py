@@ -9,7 +9,7 @@ import pytest
 from spdrill.clock import FakeClock
 from spdrill.drill import Drill
 from spdrill.plan import parse_plan
-from spdrill.stages import StageResult
+from spdrill.journal import Phase
 from spdrill.targets.local import LocalTarget
 from spdrill.pytest_plugin import DRILL_KEY
 
@@ -21,9 +21,9 @@ def drill(request, tmp_path_factory):
     d = Drill(plan, target=LocalTarget({"workdir": str(tmp_path_factory.mktemp("w"))}), clock=FakeClock(),
               drill_id="t")
     request.config.stash[DRILL_KEY] = d
-    d.board.publish(StageResult("sync", True, "synced", 12.0))
-    d.board.publish(StageResult("post-dry-run", True, "proved", 20.0))
-    d.board.publish(StageResult("fence", False, "worker key in wallet", 3.0))
+    d.board.publish(Phase.result("sync", True, "synced", 12.0))
+    d.board.publish(Phase.result("post-dry-run", True, "proved", 20.0))
+    d.board.publish(Phase.result("fence", False, "worker key in wallet", 3.0))
     yield d
     RESULTS.append(d.journal.freeze())
 '''

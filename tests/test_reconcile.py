@@ -21,7 +21,8 @@ from spdrill.drill import Drill
 from spdrill.errors import InputError, LotusError, LotusRPCError
 from spdrill.evidence.record import schema
 from spdrill.exposure import DeadlineClock
-from spdrill.journal import Check
+from spdrill.findings import ReconcileFinding
+from spdrill.journal import Check, Phase
 from spdrill.lotus import ApiInfo, Bitfield, FullNodeClient, MinerClient
 from spdrill.lotus.types import Partition
 from spdrill.plan import parse_plan
@@ -37,7 +38,6 @@ from spdrill.reconcile import (
     union,
 )
 from spdrill.reconcile_probe import backup_sectors, reconcile, scan_sectors
-from spdrill.stages import StageResult
 from spdrill.targets.local import LocalTarget
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -239,7 +239,7 @@ def test_backup_sectors_reads_the_sector_keys(tmp_path: Path) -> None:
 
 # -- the drills in drills/test_reconcile.py, called on a real Drill whose board holds a reconcile result ----
 def _drill_module() -> Any:
-    path = Path(__file__).resolve().parents[1] / "drills" / "test_reconcile.py"
+    path = Path(__file__).resolve().parents[1] / "src" / "spdrill" / "drills" / "test_reconcile.py"
     spec = importlib.util.spec_from_file_location("spdrill_drill_reconcile", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -254,9 +254,9 @@ def _drill(tmp_path: Path, report: ReconciliationReport | None, must_not_miss: o
     object.__setattr__(objectives, "must_not_miss", must_not_miss)  # the field proposed for plan.py
     drill = Drill(plan, target=LocalTarget({"workdir": str(tmp_path)}), clock=FakeClock(), drill_id="t")
     if report is not None:
-        drill.board.publish(StageResult("reconcile", True, report.summary(), 5.0, report.stage_data()))
+        drill.board.publish(Phase.result("reconcile", True, report.summary(), 5.0, ReconcileFinding(report=report)))
     else:
-        drill.board.publish(StageResult("reconcile", False, "StateMinerPartitions failed", 5.0))
+        drill.board.publish(Phase.result("reconcile", False, "StateMinerPartitions failed", 5.0))
     drill.journal.add_check(Check("test_daemon_synced", "synced", "readiness", True, "", green_at))
     return drill
 

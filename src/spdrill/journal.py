@@ -43,6 +43,12 @@ class Phase:
     facts: Mapping[str, Any] = field(default_factory=dict)
     finding: Finding | None = None
 
+    @classmethod
+    def result(cls, name: str, ok: bool, detail: str, end: float, finding: Finding | None = None) -> Phase:
+        """A stage's phase as a board holds it (for tests and tools that build a board by hand)."""
+        return cls(name=name, branch="", start=end, end=end, outcome=Outcome.OK if ok else Outcome.FAILED,
+                   detail=detail, finding=finding, facts=finding.facts() if finding is not None else {})
+
     @property
     def duration(self) -> float:
         return self.end - self.start

@@ -16,7 +16,7 @@ from spdrill.bringup.context import Endpoints, Standby
 from spdrill.bringup.graph import Graph, GraphRunner, StageBoard, StageFn, StageSpec, Verdict, not_applicable
 from spdrill.bringup.miner import MinerStages
 from spdrill.bringup.restoring import restore_stage
-from spdrill.errors import CannotRunError, DrillError, LotusError, LotusTransportError
+from spdrill.errors import CannotRunError, DrillError, LotusError, LotusUnreachableError
 from spdrill.journal import JournalBuilder, PhaseNote
 from spdrill.plan import Plan
 from spdrill.redact import redact
@@ -120,13 +120,13 @@ class BringUp:
         started has died (then the death is the finding). docs/exit-codes.md has the table.
         """
         detail = redact(str(exc)) or exc.__class__.__name__
-        if isinstance(exc, LotusError) and not isinstance(exc, LotusTransportError):
+        if isinstance(exc, LotusError) and not isinstance(exc, LotusUnreachableError):
             return Verdict(detail, False)  # the API answered, with an error: a finding about the standby
         if isinstance(exc, LotusError | CannotRunError):
             dead = self.standby.dead_roles()
             if dead:  # a standby process we started died: a finding about the restore, not "could not run"
                 return Verdict(f"{dead}; {detail}", False)
-            if isinstance(exc, LotusTransportError):
+            if isinstance(exc, LotusUnreachableError):
                 return Verdict(detail, not self.target.brings_up and stage in _ATTACH_FIRST_CONTACT)
             return Verdict(detail, True)
         if not isinstance(exc, DrillError):  # a bug or a foreign error: name its type

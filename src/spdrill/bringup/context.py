@@ -46,6 +46,7 @@ class Standby:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
         self._spawned: set[str] = set()  # roles this drill started, whose death is a finding
+        self.death_grace = 3.0  # seconds to wait for a dying role's exit to be seen
         self._clients: dict[tuple[str, ApiInfo, float], FullNodeClient | MinerClient] = {}
 
     # -- processes -------------------------------------------------------------------------------------------
@@ -60,12 +61,12 @@ class Standby:
         with self._lock:
             return frozenset(self._spawned)
 
-    def dead_roles(self, grace: float = 3.0) -> str:
+    def dead_roles(self) -> str:
         """Which started roles have exited (waiting briefly: an API drops a moment before its process is reaped)."""
         spawned = sorted(self.spawned)
         if not spawned:
             return ""
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + self.death_grace
         while True:
             dead = []
             for role in spawned:
