@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from spdrill.errors import PlanError, TargetError
+from spdrill.plan import parse_plan
 from spdrill.targets import make_target
 from spdrill.targets.local import LocalTarget, standby_env
 
@@ -26,7 +27,8 @@ def test_options_validated() -> None:
 
 
 def test_spawn_run_and_close_leave_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    t = make_target("local", {"workdir": str(tmp_path)})
+    t = make_target(parse_plan(f'[drill]\nactor = "f01000"\n[target.local]\nworkdir = "{tmp_path}"\n'))
+    assert isinstance(t, LocalTarget)
     root = t.open("t1")
     assert root.is_dir()
     res = t.run([sys.executable, "-c", "import os;print(os.environ['SPDRILL_DRILL'])"], env={}, timeout=30)
@@ -50,7 +52,7 @@ def test_spawn_run_and_close_leave_nothing(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_missing_program_is_a_clear_error(tmp_path: Path) -> None:
-    t = make_target("local", {"workdir": str(tmp_path)})
+    t = LocalTarget({"workdir": str(tmp_path)})
     t.open("t2")
     try:
         with pytest.raises(TargetError, match="program not found"):
@@ -62,6 +64,6 @@ def test_missing_program_is_a_clear_error(tmp_path: Path) -> None:
 def test_unwritable_workdir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    t = make_target("local", {"workdir": str(blocker / "sub")})
+    t = LocalTarget({"workdir": str(blocker / "sub")})
     with pytest.raises(TargetError, match="cannot create the drill folder"):
         t.open("t3")

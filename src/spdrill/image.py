@@ -70,7 +70,7 @@ def sim_tag() -> str:
 
 def connect() -> Any:
     """A Docker SDK client from DOCKER_HOST (as the docker target makes it), with a long build timeout."""
-    from spdrill.targets.dockerkit import connect as connect_engine
+    from spdrill.targets.docker.kit import connect as connect_engine
 
     return connect_engine(timeout=600)
 

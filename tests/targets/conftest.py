@@ -216,7 +216,7 @@ def demo_plan(tmp: Path, kind: str, options: dict[str, Any], **requirements: Any
 def drill_leftovers(drill_id: str) -> list[str]:
     """Processes of this host still carrying the drill's mark in their environment, and its ssh control folders."""
     from spdrill.reaper import drill_processes
-    from spdrill.targets.sshconn import control_dirs
+    from spdrill.targets.ssh.conn import control_dirs
 
     return ([f"pid {pid}" for pid, did in drill_processes().items() if did == drill_id]
             + [f"ssh control folder {f}" for f, (did, _) in control_dirs().items() if did == drill_id])

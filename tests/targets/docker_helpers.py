@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spdrill.targets import dockerkit as kit
+from spdrill.targets.docker import kit
 
 from .conftest import demo_plan, without_requirements
 

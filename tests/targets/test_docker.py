@@ -13,9 +13,10 @@ import pytest
 
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.hostcheck import checks
-from spdrill.plan import Requirements
-from spdrill.targets import Target, dockerkit, make_target, validate_target_options
+from spdrill.plan import Requirements, StandbySpec
+from spdrill.targets import Target, make_target, validate_target_options
 from spdrill.targets.docker import DockerTarget, reap
+from spdrill.targets.docker import kit as dockerkit
 
 from .conftest import Engine
 
@@ -25,7 +26,7 @@ DRILL = "20261126T000000Z-dock01"
 @pytest.fixture()
 def target(docker_engine: Engine, sim_image: str, tmp_path: Path) -> Iterator[DockerTarget]:
     t = DockerTarget({"image": sim_image, "workdir": str(tmp_path), "memory": "1GiB"},
-                     requirements=Requirements(gpu=False))
+                     StandbySpec(requirements=Requirements(gpu=False)))
     t.open(f"{DRILL}-{os.getpid() % 1000}")
     try:
         yield t
@@ -90,7 +91,7 @@ def test_fixed_mount_point_and_params_folder(docker_engine: Engine, sim_image: s
     params.mkdir()
     (params / "v28-demo.vk").write_text("vk")
     t = DockerTarget({"image": sim_image, "workdir": str(tmp_path / "run"), "mount_at": "/drill",
-                      "params_dir": str(params)}, requirements=Requirements(gpu=False))
+                      "params_dir": str(params)}, StandbySpec(requirements=Requirements(gpu=False)))
     root = t.open(f"{DRILL}-mount")
     try:
         (root / "a").mkdir()
@@ -105,7 +106,7 @@ def test_fixed_mount_point_and_params_folder(docker_engine: Engine, sim_image: s
 
 @pytest.mark.integration
 def test_close_leaves_nothing(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
-    t = DockerTarget({"image": sim_image, "workdir": str(tmp_path)}, requirements=Requirements(gpu=False))
+    t = DockerTarget({"image": sim_image, "workdir": str(tmp_path)}, StandbySpec(requirements=Requirements(gpu=False)))
     root = t.open(f"{DRILL}-close")
     t.spawn("miner", ["sleep", "300"], env={}, port=t.free_port())
     t.close()
@@ -145,7 +146,7 @@ def test_missing_sim_image_says_how_to_build_it(docker_engine: Engine, tmp_path:
 def test_gpu_request_reaches_the_engine(docker_engine: Engine, sim_image: str, tmp_path: Path) -> None:
     """With gpus asked and a GPU required, the worker asks the engine for GPUs (refused where it has none)."""
     options = {"image": sim_image, "workdir": str(tmp_path), "gpus": "all"}
-    t = DockerTarget(options, requirements=Requirements())
+    t = DockerTarget(options, StandbySpec(requirements=Requirements()))
     t.open(f"{DRILL}-gpu")
     try:
         has_nvidia = "nvidia" in (docker_engine.client.info().get("Runtimes") or {})
@@ -225,7 +226,7 @@ def test_free_ports_are_never_handed_out_twice(monkeypatch: pytest.MonkeyPatch) 
         def getsockname(self) -> tuple[str, int]:
             return "127.0.0.1", self.port
 
-    monkeypatch.setattr("spdrill.targets.docker.socket.socket", Offered)
+    monkeypatch.setattr("spdrill.targets.docker.target.socket.socket", Offered)
     target = DockerTarget({})
     assert (target.free_port(), target.free_port()) == (40001, 40002)
 

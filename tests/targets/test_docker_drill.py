@@ -13,8 +13,8 @@ import pytest
 
 from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
-from spdrill.targets import dockerkit
 from spdrill.targets.docker import DockerTarget, reap
+from spdrill.targets.docker import kit as dockerkit
 
 from .conftest import Engine, demo_plan, sim_listens_where_told, without_requirements
 
@@ -36,7 +36,7 @@ def test_full_drill_on_the_docker_target(docker_engine: Engine, sim_image: str, 
     workdir = tmp_path / "run"
     options = {"image": sim_image, "workdir": str(workdir), "memory": "2GiB", "cpus": 1.5}
     plan = demo_plan(tmp_path / "demo", "docker", options, gpu=False)
-    target = DockerTarget(plan.target.options, requirements=plan.standby.requirements)
+    target = DockerTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target)
     drill.start()
     try:

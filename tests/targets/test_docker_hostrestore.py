@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spdrill.targets import dockerkit as kit
+from spdrill.targets.docker import kit
 
 from .conftest import demo_plan, unavailable
 from .docker_helpers import SPDRILL, docker_plan, kill_mid_drill, labelled, owned_by
@@ -33,7 +33,7 @@ def test_full_drill_restoring_on_the_engines_host(docker_tls: TlsEngine, sim_ima
                                                    "restore": "remote"}, gpu=False)
     source = str(plan.restore.sources[0].table["path"])
     client = kit.connect()
-    drill = Drill(plan, target=DockerTarget(plan.target.options, requirements=plan.standby.requirements))
+    drill = Drill(plan, target=DockerTarget(plan.target.options, plan.standby))
     started = time.time()
     drill.start()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spdrill.errors import PlanError
-from spdrill.targets import dockerkit as kit
+from spdrill.targets.docker import kit
 
 from .conftest import Engine, Sshd, demo_plan, unavailable
 from .docker_helpers import SPDRILL, docker_plan, labelled
@@ -94,7 +94,7 @@ def test_full_drill_over_tls_into_a_volume(docker_tls: TlsEngine, sim_image: str
     workdir = tmp_path / "run"
     plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),
                                                    "restore": "volume"}, gpu=False)
-    target = DockerTarget(plan.target.options, requirements=plan.standby.requirements)
+    target = DockerTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target)
     drill.start()
     client = kit.connect()
@@ -136,7 +136,7 @@ def test_full_drill_through_an_ssh_docker_host(docker_engine: Engine, sshd: Sshd
     workdir = tmp_path / "run"
     plan = demo_plan(tmp_path / "demo", "docker", {"image": sim_image, "workdir": str(workdir),
                                                    "restore": "volume"}, gpu=False)
-    drill = Drill(plan, target=DockerTarget(plan.target.options, requirements=plan.standby.requirements))
+    drill = Drill(plan, target=DockerTarget(plan.target.options, plan.standby))
     drill.start()
     try:
         results = {name: drill.stage(name) for name in GRAPH}

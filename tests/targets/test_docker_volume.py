@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from spdrill.targets import dockerkit as kit
-from spdrill.targets.dockervolume import DrillVolume, VolumeFS
+from spdrill.targets.docker import kit
+from spdrill.targets.docker.volume import DrillVolume, VolumeFS
 
 from .conftest import Engine
 from .docker_helpers import SPDRILL, docker_plan, kill_mid_drill, labelled

@@ -11,8 +11,8 @@ from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
 from spdrill.failover import FailoverMode, failover_graph
 from spdrill.lotus import FullNodeClient
-from spdrill.targets import dockerkit
 from spdrill.targets.docker import DockerTarget
+from spdrill.targets.docker import kit as dockerkit
 
 from .conftest import Engine, demo_plan, drill_leftovers, sim_listens_where_told
 
@@ -31,7 +31,7 @@ def test_failover_on_the_docker_target(docker_engine: Engine, sim_image: str, tm
     address = str(info["worker"]["key"])
     key = keystore.KeyInfo.from_export((fixture / str(info["secrets"][address])).read_text(), "worker key")
     keystore.write_key(fixture / "restore-point" / "lotus", keystore.WALLET_PREFIX + address, key)
-    target = DockerTarget(plan.target.options, requirements=plan.standby.requirements)
+    target = DockerTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target, failover=FailoverMode(plan.actor))
     drill.start()
     try:

@@ -31,7 +31,7 @@ def test_failover_on_the_ssh_target(sshd: Sshd, tmp_path: Path, restore: str) ->
     address = str(info["worker"]["key"])
     key = keystore.KeyInfo.from_export((fixture / str(info["secrets"][address])).read_text(), "worker key")
     keystore.write_key(fixture / "restore-point" / "lotus", keystore.WALLET_PREFIX + address, key)
-    drill = Drill(plan, target=SshTarget(plan.target.options, bindir=plan.standby.bindir),
+    drill = Drill(plan, target=SshTarget(plan.target.options, plan.standby),
                   failover=FailoverMode(plan.actor))
     drill.start()
     try:

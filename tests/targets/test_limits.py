@@ -17,10 +17,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from spdrill.targets import dockerkit, limits, sshunits
+from spdrill.targets import limits
 from spdrill.targets.docker import DockerTarget
+from spdrill.targets.docker import kit as dockerkit
 from spdrill.targets.local import LocalTarget
 from spdrill.targets.ssh import SshTarget
+from spdrill.targets.ssh import units as sshunits
 
 WANT = 100_000
 INF = resource.RLIM_INFINITY

@@ -13,9 +13,11 @@ import httpx
 import pytest
 
 from spdrill.errors import CannotRunError, PlanError, TargetError
-from spdrill.targets import Target, make_target, sshconn, validate_target_options
-from spdrill.targets import ssh as ssh_target
+from spdrill.plan import StandbySpec
+from spdrill.targets import Target, make_target, validate_target_options
 from spdrill.targets.ssh import SshTarget
+from spdrill.targets.ssh import conn as sshconn
+from spdrill.targets.ssh import target as ssh_target
 
 from .conftest import Sshd, free_port
 
@@ -108,7 +110,7 @@ def test_free_ports_are_never_handed_out_twice(sshd: Sshd, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     target = _open(_direct(sshd, tmp_path))
     try:
-        monkeypatch.setattr("spdrill.targets.ssh.random.choice", min)  # the worst luck: always the same pick
+        monkeypatch.setattr("spdrill.targets.ssh.target.random.choice", min)  # the worst luck: always the same pick
         first, second = target.free_port(), target.free_port()
         assert first != second and 20000 <= first < 32768
     finally:
@@ -205,7 +207,7 @@ def test_registry_builds_an_ssh_target() -> None:
 
 
 def test_systemd_units_carry_env_logs_and_the_drill_name(tmp_path: Path) -> None:
-    target = SshTarget({"host": "gpu1", "start": "systemd"}, bindir="/opt/lotus/bin")
+    target = SshTarget({"host": "gpu1", "start": "systemd"}, StandbySpec(bindir="/opt/lotus/bin"))
     target.root, target.drill_id = tmp_path, "20261126T000000Z-abcdef"
     (tmp_path / "pids").mkdir()
     env = {"LOTUS_MINER_PATH": "/r/lotus miner", "FULLNODE_API_INFO": "secret.jwt:/ip4/127.0.0.1/tcp/1/http"}

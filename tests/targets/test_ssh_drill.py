@@ -37,7 +37,7 @@ def test_full_drill_on_the_ssh_target(sshd: Sshd, tmp_path: Path, backend: str, 
     workdir = tmp_path / "remote"
     options = sshd.options(workdir=str(workdir), backend=backend, restore=restore)
     plan = demo_plan(tmp_path / "demo", "ssh", options, gpu=False)
-    target = SshTarget(plan.target.options, bindir=plan.standby.bindir)
+    target = SshTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target)
     if restore == "remote":  # every file of the drill folder is reached through SSH, none through this process
         assert not drill.bringup.fs.local

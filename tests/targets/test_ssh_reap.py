@@ -36,7 +36,7 @@ from spdrill.plan import load_plan
 from spdrill.targets.ssh import SshTarget
 
 plan = load_plan(Path(sys.argv[1]))
-drill = Drill(plan, target=SshTarget(plan.target.options, bindir=plan.standby.bindir))
+drill = Drill(plan, target=SshTarget(plan.target.options, plan.standby))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 drill.start()
 try:

@@ -12,8 +12,8 @@ import pytest
 
 from spdrill.bringup import GRAPH
 from spdrill.drill import Drill
-from spdrill.targets import sshunits
 from spdrill.targets.ssh import SshTarget
+from spdrill.targets.ssh import units as sshunits
 
 from .conftest import demo_plan
 from .systemd_host import SystemdHost, ssh_plan_file, systemd_host  # noqa: F401 - the fixture
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_full_drill_with_transient_units(systemd_host: SystemdHost, tmp_path: Path) -> None:  # noqa: F811
     workdir = tmp_path / "remote"
     plan = demo_plan(tmp_path / "demo", "ssh", systemd_host.options(workdir=str(workdir)), gpu=False)
-    target = SshTarget(plan.target.options, bindir=plan.standby.bindir)
+    target = SshTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target)
     drill.start()
     try:

@@ -9,29 +9,28 @@ from typing import Any
 
 from spdrill.errors import PlanError, TargetError, UsageError
 from spdrill.lotus import ApiInfo
+from spdrill.plan import StandbySpec
 from spdrill.redact import register
-from spdrill.targets.base import CommandResult
+from spdrill.targets.base import CommandResult, Target
 
 
-class AttachTarget:
+class AttachTarget(Target):
     """Points at a standby someone else brought up: no restore, no processes, no teardown."""
 
     kind = "attach"
     brings_up = False
-    _OPTIONS = {"fullnode_api_info_env", "miner_api_info_env"}
+    OPTIONS = frozenset({"fullnode_api_info_env", "miner_api_info_env"})
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> None:
+        super().validate(options)
         for key, value in options.items():
-            if key not in cls._OPTIONS:
-                raise PlanError(f"unknown key; expected one of: {', '.join(sorted(cls._OPTIONS))}",
-                                field=f"target.attach.{key}")
             if not isinstance(value, str) or not value:
                 raise PlanError(f"expected the name of an environment variable, found {value!r}",
                                 field=f"target.attach.{key}")
 
-    def __init__(self, options: Mapping[str, Any], **_: Any) -> None:
-        self.validate(options)
+    def __init__(self, options: Mapping[str, Any], standby: StandbySpec | None = None) -> None:
+        super().__init__(options, standby)
         self.fullnode_var = str(options.get("fullnode_api_info_env", "FULLNODE_API_INFO"))
         self.miner_var = str(options.get("miner_api_info_env", "MINER_API_INFO"))
 
@@ -71,19 +70,8 @@ class AttachTarget:
     def expose_harness(self, port: int) -> tuple[str, int]:
         raise TargetError("the attach target starts no miner, so there is nothing to fence")
 
-    def path(self, local: Path) -> str:
-        return str(local)
-
-    def listen_host(self, role: str) -> str:
-        return "127.0.0.1"
-
     def peer(self, role: str, port: int) -> tuple[str, int]:
         raise TargetError("the attach target's endpoints come from the environment")
-
-    def host(self) -> Any:
-        import testinfra
-
-        return testinfra.get_host("local://")
 
     def logs(self) -> dict[str, str]:
         return {}

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import PlanError, TargetError
+from spdrill.plan import StandbySpec
 from spdrill.targets import limits
-from spdrill.targets.base import CommandResult
+from spdrill.targets.base import CommandResult, Target
 
 _log = logging.getLogger("spdrill.targets.local")
 
@@ -37,36 +38,33 @@ def standby_env(extra: Mapping[str, str], *, drill_id: str, bindir: str | None) 
     return env
 
 
-class LocalTarget:
+class LocalTarget(Target):
     """Runs the standby's roles as child processes of the harness, each in its own process group."""
 
     kind = "local"
-    brings_up = True
-    _OPTIONS = {"workdir"}
+    OPTIONS = frozenset({"workdir"})
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> None:
+        super().validate(options)
         for key, value in options.items():
-            if key not in cls._OPTIONS:
-                raise PlanError(f"unknown key; expected one of: {', '.join(sorted(cls._OPTIONS))}",
-                                field=f"target.local.{key}")
             if not isinstance(value, str) or not value.startswith("/"):
                 raise PlanError(f"expected an absolute folder, found {value!r}", field=f"target.local.{key}")
 
-    def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None) -> None:
-        self.validate(options)
+    def __init__(self, options: Mapping[str, Any], standby: StandbySpec | None = None) -> None:
+        super().__init__(options, standby)
         self.workdir = Path(str(options.get("workdir", os.environ.get("SPDRILL_WORKDIR", "/var/tmp/spdrill"))))
-        self.bindir = bindir
+        self.bindir = self.standby.bindir
         self.root: Path | None = None
         self.reaped: list[str] = []
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
     def open(self, drill_id: str) -> Path:
-        from spdrill.reaper import reap
+        from spdrill.reaper import NOTHING, reap
 
         # A drill killed with SIGKILL leaves its standby running: reap those (their harness is gone) first.
-        self.reaped = [r for r in reap(workdir=self.workdir) if r != "nothing to clean up"]
+        self.reaped = [r for r in reap(workdir=self.workdir) if r != NOTHING]
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             root = self.workdir / f"spdrill-{drill_id}"
@@ -130,29 +128,6 @@ class LocalTarget:
             s.bind(("127.0.0.1", 0))
             return int(s.getsockname()[1])
 
-    def endpoint(self, role: str, port: int) -> tuple[str, int]:
-        return "127.0.0.1", port
-
-    def harness_bind_host(self) -> str:
-        return "127.0.0.1"
-
-    def expose_harness(self, port: int) -> tuple[str, int]:
-        return "127.0.0.1", port
-
-    def path(self, local: Path) -> str:
-        return str(local)
-
-    def listen_host(self, role: str) -> str:
-        return "127.0.0.1"
-
-    def peer(self, role: str, port: int) -> tuple[str, int]:
-        return "127.0.0.1", port
-
-    def host(self) -> Any:
-        import testinfra
-
-        return testinfra.get_host("local://")
-
     def logs(self) -> dict[str, str]:
         if self.root is None:
             return {}
@@ -173,7 +148,6 @@ class LocalTarget:
                 proc.wait(timeout=5)
             _signal_group(proc, signal.SIGKILL)  # stragglers the role left in its group
             _wait_group_gone(proc.pid)
-
 
     def close(self) -> None:
         self.stop_processes()

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import TargetError
-from spdrill.snapshots.runner import CompletedCommand
-from spdrill.targets import dockerkit as kit
+from spdrill.snapshots.runner import CommandResult
+from spdrill.targets.docker import kit
 
 HOST_ROOT = kit.HOST_ROOT
 
@@ -54,14 +54,14 @@ class HostHelper:
                                   f"from {self.image}: {exc.explanation or exc}; [target.docker] restore = "
                                   '"remote" needs an engine that allows both') from None
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
-        """Run argv on the engine's host; a missing program gives rc 127, a timeout rc 124 (CommandRunner)."""
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
+        """Run argv on the engine's host; a missing program gives 127, a timeout 124 (CommandRunner)."""
         if self.container is None:
             raise TargetError('the restore helper is not running; [target.docker] restore = "remote" opens it '
                               "when the drill starts")
         wrapped = ["timeout", "-k", "5", str(max(1, int(timeout))), "chroot", HOST_ROOT, *argv]
         code, (out, err) = self.container.exec_run(wrapped, demux=True, user="0:0")
-        return CompletedCommand(tuple(argv), int(code), (out or b"").decode(errors="replace"),
+        return CommandResult(tuple(argv), int(code), (out or b"").decode(errors="replace"),
                                 (err or b"").decode(errors="replace"))
 
 
@@ -71,7 +71,7 @@ class LateRunner:
     def __init__(self, helper: Callable[[], HostHelper | None]) -> None:
         self.helper = helper
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
         helper = self.helper()
         if helper is None:
             raise TargetError('the restore helper is not running; [target.docker] restore = "remote" opens it '
@@ -87,7 +87,7 @@ def make_root(helper: HostHelper, root: Path, owner_text: str) -> None:
     res = helper.run(["sh", "-c", f"mkdir -p {q(str(root.parent))} && mkdir {q(str(root))} && "
                       f"mkdir {q(str(root / 'logs'))} {q(str(root / 'home'))} && "
                       f"printf %s {q(owner_text)} > {q(str(root / OWNER_FILE))}"], timeout=60)
-    if res.rc != 0:
+    if res.returncode != 0:
         raise TargetError(f"cannot create the drill folder {root} on the Docker engine's host: "
                           f"{res.stderr.strip()[-200:]}; set [target.docker] workdir to a writable folder there")
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from spdrill.duration import parse_duration
 from spdrill.errors import CannotRunError, PlanError
-from spdrill.snapshots.runner import CompletedCommand
+from spdrill.snapshots.runner import CommandResult
+from spdrill.targets.base import HostResult
 
 TIMEOUT_RC = 124  # coreutils `timeout`: the command ran past its limit
 
@@ -205,11 +206,12 @@ def _paramiko_client(opts: SshOptions) -> Any:
     return client
 
 
-def run(host: Any, command: str, *, timeout: float, where: str) -> Any:
+def run(host: Any, command: str, *, timeout: float, where: str) -> HostResult:
     """Run a shell command on the host under coreutils `timeout`; CannotRunError for transport failures."""
     wrapped = f"timeout -k 5 {max(1, int(timeout))} sh -c {shlex.quote(command)}"
     try:
-        return host.run(wrapped)
+        result: HostResult = host.run(wrapped)
+        return result
     except RuntimeError as exc:  # testinfra's ssh backend: exit 255 is the ssh client's own failure
         out = exc.args[0] if exc.args else None
         raise explain(getattr(out, "stderr", str(exc)), where) from None
@@ -220,16 +222,16 @@ def run(host: Any, command: str, *, timeout: float, where: str) -> Any:
 
 
 class SshRunner:
-    """Runs an argv on the standby host (CommandRunner protocol): rc 127 when missing, 124 on timeout."""
+    """Runs an argv on the standby host (CommandRunner protocol): 127 when the program is missing, 124 on timeout."""
 
     def __init__(self, conn: Any, where: str) -> None:
         self.conn = conn
         self.where = where
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
         args = tuple(argv)
         res = run(self.conn, shlex.join(args), timeout=timeout, where=self.where)
-        return CompletedCommand(args, int(res.rc), res.stdout, res.stderr)
+        return CommandResult(args, int(res.rc), res.stdout, res.stderr)
 
 
 def control_dirs() -> dict[Path, tuple[str, str]]:

@@ -16,11 +16,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from spdrill.errors import CannotRunError, DrillError
 from spdrill.reaper import drill_processes
 from spdrill.snapshots.cleanup import owner_alive
-from spdrill.targets import sshconn, sshunits
 from spdrill.targets.local import MARK_ENV
+from spdrill.targets.ssh import conn as sshconn
+from spdrill.targets.ssh import units as sshunits
 
 MARK_FILE = ".spdrill-remote"
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # drill ids are made of these; anything else is not ours to reap
@@ -71,21 +71,9 @@ def sweep(conn: Any, opts: sshconn.SshOptions, *, drill_id: str | None) -> list[
 
 
 def reap_plan(plan_path: Path, drill_id: str | None) -> list[str]:
-    """`spdrill cleanup --plan`: sweep the plan's ssh host; [] for other targets, a line when unreachable."""
+    """`spdrill cleanup --plan`: sweep the plan's ssh host (`SshTarget.reap`); [] for other targets."""
     from spdrill.planload import load_validated
+    from spdrill.targets.base import ReapScope
+    from spdrill.targets.ssh.target import SshTarget
 
-    plan = load_validated(plan_path)
-    if plan.target.kind != "ssh":
-        return []
-    opts = sshconn.parse_options(plan.target.options)
-    try:
-        conn, private = sshconn.connect(opts)
-    except CannotRunError as exc:
-        return [f"ssh {opts.where()}: skipped ({exc})"]
-    try:
-        return sweep(conn, opts, drill_id=drill_id)
-    except CannotRunError as exc:
-        return [f"ssh {opts.where()}: skipped ({exc})"]
-    finally:
-        with contextlib.suppress(DrillError, OSError):
-            sshconn.disconnect(conn, opts, private)
+    return SshTarget.reap(ReapScope(drill_id=drill_id, plan=load_validated(plan_path)))

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import TargetError
-from spdrill.plan import Requirements
-from spdrill.targets import dockerexec as dexec
-from spdrill.targets import dockerkit as kit
-from spdrill.targets.base import CommandResult
-from spdrill.targets.dockerhost import HostHelper, LateRunner, make_root, remove_root
-from spdrill.targets.dockeroptions import engine_is_local
-from spdrill.targets.dockervolume import DrillVolume, VolumeFS
+from spdrill.plan import StandbySpec
+from spdrill.targets.base import CommandResult, Host, ReapScope, Target
+from spdrill.targets.docker import exec as dexec
+from spdrill.targets.docker import kit
+from spdrill.targets.docker.host import HostHelper, LateRunner, make_root, remove_root
+from spdrill.targets.docker.options import engine_is_local
+from spdrill.targets.docker.volume import DrillVolume, VolumeFS
 from spdrill.targets.limits import LOTUS_WORKER_NOFILE
 from spdrill.targets.local import MARK_ENV
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
@@ -38,27 +38,35 @@ STOP_GRACE_S = 10
 
 log = logging.getLogger("spdrill.targets.docker")
 
-class DockerTarget:
+
+class DockerTarget(Target):
     """Runs the standby's roles as containers of one Docker engine (local, or remote through DOCKER_HOST)."""
 
     kind = "docker"
-    brings_up = True
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> None:
         kit.restore_mode(kit.parse_options(options))
 
-    def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None,
-                 requirements: Requirements | None = None) -> None:
+    @classmethod
+    def reaps(cls, scope: ReapScope) -> bool:
+        return True
+
+    @classmethod
+    def reap(cls, scope: ReapScope) -> list[str]:
+        """The engine's containers, networks and volumes labelled with a killed drill (or the one asked for)."""
+        return kit.reap(scope.drill_id)
+
+    def __init__(self, options: Mapping[str, Any], standby: StandbySpec | None = None) -> None:
+        super().__init__(options, standby)
         self.opts = kit.parse_options(options)
         self.mode = kit.restore_mode(self.opts)
         self.volume: DrillVolume | None = None
         self.host_helper: HostHelper | None = None
         self._volume_fs = VolumeFS()
         self._filled = False
-        # bindir names a folder on the harness host; containers take their programs from the image.
-        del bindir
-        self.gpu_wanted = requirements.gpu if requirements is not None else True
+        # [standby] bindir names a folder on the harness host; containers take their programs from the image.
+        self.gpu_wanted = self.standby.requirements.gpu
         self.workdir = Path(self.opts.workdir or os.environ.get("SPDRILL_WORKDIR", "/var/tmp/spdrill"))
         self.api_host = self.opts.api_host or kit.default_api_host()
         self.client: Any = None
@@ -280,7 +288,7 @@ class DockerTarget:
             return int(container.attrs["State"]["ExitCode"])
         return None
 
-    def host(self) -> Any:
+    def host(self) -> Host:
         """A testinfra Host inside the worker container (where the GPU is), else the miner's or daemon's."""
         import testinfra
 
@@ -288,7 +296,8 @@ class DockerTarget:
             running = [self._containers[r] for r in ("worker", "miner", "daemon") if r in self._containers]
         if not running:
             raise TargetError("no standby container runs yet; host checks need the worker container")
-        return testinfra.get_host(f"docker://{running[0].name}")
+        host: Host = testinfra.get_host(f"docker://{running[0].name}")
+        return host
 
     def logs(self) -> dict[str, str]:
         with self._lock:

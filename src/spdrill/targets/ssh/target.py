@@ -12,6 +12,7 @@ too: nothing of the workspace ever exists on the harness host.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
@@ -23,13 +24,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spdrill.errors import CannotRunError, TargetError
-from spdrill.snapshots.runner import CompletedCommand
-from spdrill.targets import limits, sshconn, sshunits
-from spdrill.targets.base import CommandResult
+from spdrill.errors import CannotRunError, DrillError, TargetError
+from spdrill.plan import StandbySpec
+from spdrill.targets import limits
+from spdrill.targets.base import CommandResult, Host, HostResult, ReapScope, Target
 from spdrill.targets.local import MARK_ENV
-from spdrill.targets.sshconn import SshRunner
-from spdrill.targets.sshforward import ParamikoForward, ParamikoReverse, SshForward
+from spdrill.targets.ssh import conn as sshconn
+from spdrill.targets.ssh import units as sshunits
+from spdrill.targets.ssh.conn import SshRunner
+from spdrill.targets.ssh.forward import ParamikoForward, ParamikoReverse, SshForward
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 # Variables that would point a standby at the live miner: unset before any standby command runs.
@@ -38,19 +41,44 @@ STOP_GRACE_S = 10
 ALIVE_TTL_S = 1.0
 
 
-class SshTarget:
+class SshTarget(Target):
     """Runs the standby's roles on one remote host; every command is bounded by a timeout."""
 
     kind = "ssh"
-    brings_up = True
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> None:
         sshconn.parse_options(options)
 
-    def __init__(self, options: Mapping[str, Any], *, bindir: str | None = None, **_: Any) -> None:
+    @classmethod
+    def reaps(cls, scope: ReapScope) -> bool:
+        return scope.plan is not None  # the host to sweep is the plan's
+
+    @classmethod
+    def reap(cls, scope: ReapScope) -> list[str]:
+        """The plan's ssh host: folders, marked processes and units of killed drills; [] for other targets."""
+        plan = scope.plan
+        if plan is None or plan.target.kind != cls.kind:
+            return []
+        from spdrill.targets.ssh.reap import sweep
+
+        opts = sshconn.parse_options(plan.target.options)
+        try:
+            conn, private = sshconn.connect(opts)
+        except CannotRunError as exc:
+            return [f"ssh {opts.where()}: skipped ({exc})"]
+        try:
+            return sweep(conn, opts, drill_id=scope.drill_id)
+        except CannotRunError as exc:
+            return [f"ssh {opts.where()}: skipped ({exc})"]
+        finally:
+            with contextlib.suppress(DrillError, OSError):
+                sshconn.disconnect(conn, opts, private)
+
+    def __init__(self, options: Mapping[str, Any], standby: StandbySpec | None = None) -> None:
+        super().__init__(options, standby)
         self.opts = sshconn.parse_options(options)
-        self.bindir = self.opts.bindir or bindir or ""
+        self.bindir = self.opts.bindir or self.standby.bindir or ""
         self.conn: Any = None
         self._private: Path | None = None
         self.root: Path | None = None
@@ -64,7 +92,7 @@ class SshTarget:
         self._exited: dict[str, int] = {}
         self.reaped: list[str] = []
 
-    def _sh(self, command: str, *, timeout: float | None = None) -> Any:
+    def _sh(self, command: str, *, timeout: float | None = None) -> HostResult:
         assert self.conn is not None, "open() first"
         limit = timeout or self.opts.command_timeout
         return sshconn.run(self.conn, command, timeout=limit, where=self.opts.where())
@@ -80,7 +108,7 @@ class SshTarget:
             raise CannotRunError(f"{self.opts.where()}: a test command gave no answer (exit {hello.rc}): "
                                  f"{hello.stderr.strip()[-200:]}")
         from spdrill.snapshots.cleanup import owner_tag
-        from spdrill.targets.sshreap import sweep
+        from spdrill.targets.ssh.reap import sweep
 
         # Leftovers of drills whose harness (on this host) was killed: their units would hold ports.
         self.reaped = sweep(self.conn, self.opts, drill_id=None)
@@ -125,16 +153,7 @@ class SshTarget:
         sshconn.disconnect(self.conn, self.opts, self._private)
         self.conn = None
 
-    # -- paths and addresses -----------------------------------------------------------------------------
-    def path(self, local: Path) -> str:
-        return str(local)
-
-    def listen_host(self, role: str) -> str:
-        return "127.0.0.1"
-
-    def peer(self, role: str, port: int) -> tuple[str, int]:
-        return "127.0.0.1", port
-
+    # -- addresses (paths, listen and peer addresses are the host's own, as on this one) ----------------------
     def endpoint(self, role: str, port: int) -> tuple[str, int]:
         if self.opts.api == "direct":
             return self.opts.host, port
@@ -146,10 +165,6 @@ class SshTarget:
                 else:
                     self._forwards[port] = SshForward(self.opts, port, drill_id=self.drill_id)
             return "127.0.0.1", self._forwards[port].local_port
-
-    def harness_bind_host(self) -> str:
-        """Where a harness-side listener for the roles binds: here, reached through a reverse forward."""
-        return "127.0.0.1"
 
     def expose_harness(self, port: int) -> tuple[str, int]:
         """Make a listener of the harness reachable by the roles: the standby host's 127.0.0.1:P, over SSH -R."""
@@ -274,8 +289,11 @@ class SshTarget:
             return None
         return int(word) if word.lstrip("-").isdigit() else -1
 
-    def host(self) -> Any:
-        return self.conn
+    def host(self) -> Host:
+        """The testinfra Host of the connection: checks run on the standby host."""
+        assert self.conn is not None, "open() first"
+        host: Host = self.conn
+        return host
 
     def runner(self) -> SshRunner:
         """A snapshots CommandRunner on the standby host (for restore-point sources that live there)."""
@@ -332,5 +350,5 @@ class _OpenRunner:
     def __init__(self, target: SshTarget) -> None:
         self.target = target
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
         return self.target.runner().run(argv, timeout=timeout)

@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from spdrill.errors import CannotRunError, TargetError
-from spdrill.targets.dockeroptions import DEFAULT_IMAGE as DEFAULT_IMAGE
-from spdrill.targets.dockeroptions import ROLES as ROLES
-from spdrill.targets.dockeroptions import DockerOptions as DockerOptions
-from spdrill.targets.dockeroptions import parse_options as parse_options
-from spdrill.targets.dockeroptions import restore_mode as restore_mode
-from spdrill.targets.dockerremote import connect as connect
+from spdrill.targets.docker.options import DEFAULT_IMAGE as DEFAULT_IMAGE
+from spdrill.targets.docker.options import ROLES as ROLES
+from spdrill.targets.docker.options import DockerOptions as DockerOptions
+from spdrill.targets.docker.options import parse_options as parse_options
+from spdrill.targets.docker.options import restore_mode as restore_mode
+from spdrill.targets.docker.remote import connect as connect
 from spdrill.targets.limits import LOTUS_WORKER_NOFILE
 
 LABEL = "spdrill.drill"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spdrill.targets.local import MARK_ENV
-from spdrill.targets.sshconn import SshOptions, explain
+from spdrill.targets.ssh.conn import SshOptions, explain
 
 
 def _free_local_port() -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from spdrill.errors import TargetError
-from spdrill.snapshots.runner import CompletedCommand
-from spdrill.targets import dockerkit as kit
+from spdrill.snapshots.runner import CommandResult
+from spdrill.targets.docker import kit
 from spdrill.workfs import LocalFS, RunnerFS, WorkFS
 
 CHUNK = 1 << 20
@@ -73,12 +73,12 @@ class DrillVolume:
         if code != 0:
             raise TargetError(f"cannot hand volume {self.name} to uid {st.st_uid}: {out.decode(errors='replace')}")
 
-    def exec(self, argv: list[str], timeout: float) -> CompletedCommand:
+    def exec(self, argv: list[str], timeout: float) -> CommandResult:
         """Run argv in the helper (coreutils `timeout` bounds it: exec has no deadline of its own)."""
         assert self.helper is not None, "create() first"
         wrapped = ["timeout", "-k", "5", str(max(1, int(timeout))), *argv]
         code, (out, err) = self.helper.exec_run(wrapped, demux=True, user=self.user)
-        return CompletedCommand(tuple(argv), int(code), (out or b"").decode(errors="replace"),
+        return CommandResult(tuple(argv), int(code), (out or b"").decode(errors="replace"),
                                 (err or b"").decode(errors="replace"))
 
 
@@ -114,7 +114,7 @@ class _ExecRunner:
     def __init__(self, volume: DrillVolume) -> None:
         self.volume = volume
 
-    def run(self, argv: Any, *, timeout: float) -> CompletedCommand:
+    def run(self, argv: Any, *, timeout: float) -> CommandResult:
         return self.volume.exec(list(argv), timeout)
 
 
