@@ -276,8 +276,9 @@ def test_drill_rto_misses_no_must_not_miss_deadline(tmp_path: Path) -> None:
     # A 3-hour RTO from epoch 114320 reaches epoch 114680: deadline 5 closes at 114450, deadline 0 a day on.
     calm = _drill(tmp_path, report, must_not_miss=[0], green_at=3 * 3600)
     drills.test_rto_misses_no_must_not_miss_deadline(calm)
-    facts = calm.journal.freeze().facts
-    exposure = json.loads(str(facts["exposure"]))
+    frozen = calm.journal.freeze()
+    facts = frozen.facts
+    exposure = dict(frozen.sections["exposure"])
     assert exposure["missed_deadlines"] == [5] and exposure["faulty_sectors"] == 10
     assert facts["fil_at_risk_at_rto"] == exposure["fil_at_risk"] == 0.0351
     assert exposure["worst_faulty_sectors"] == 22  # deadlines 0 and 5 lie 300 epochs apart

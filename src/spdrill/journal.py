@@ -112,6 +112,7 @@ class Journal:
     versions: Mapping[str, str] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
     finished_at: float | None = None
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # reconciliation, exposure tables
     checks_expected: int | None = None  # drill checks collected; a record with fewer ran is no pass
     skipped: tuple[str, ...] = ()  # checks turned off or not applicable: "title (reason)"
     interrupted: bool = False
@@ -152,6 +153,7 @@ class JournalBuilder:
         self._versions: dict[str, str] = {}
         self._simulated = base.simulated
         self._expected: int | None = None
+        self._sections: dict[str, Mapping[str, Any]] = {}
         self._skipped: list[str] = []
         self._interrupted = False
 
@@ -176,6 +178,11 @@ class JournalBuilder:
     def fact(self, key: str, value: Fact) -> None:
         with self._lock:
             self._facts[key] = value
+
+    def section(self, key: str, table: Mapping[str, Any]) -> None:
+        """A structured part of the record (`reconciliation`, `exposure`): plain JSON data, kept as it is."""
+        with self._lock:
+            self._sections[key] = dict(table)
 
     def expect_checks(self, count: int) -> None:
         """How many drill checks were collected: a record with fewer that ran is not a pass."""
@@ -239,6 +246,7 @@ class JournalBuilder:
                            restore_points=tuple(self._rps), facts=dict(self._facts),
                            versions=dict(self._versions), simulated=self._simulated,
                            finished_at=self.clock.elapsed(), checks_expected=self._expected,
+                           sections=dict(self._sections),
                            skipped=tuple(self._skipped), interrupted=self._interrupted)
 
 

@@ -4,7 +4,6 @@ chain that reads CheckProvable's findings."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from spdrill.bringup.apis import maddr, token_from_repo
 from spdrill.bringup.context import Standby
@@ -72,5 +71,5 @@ def reconcile(sb: Standby, board: StageBoard, note: PhaseNote) -> ReconcileFindi
     backup = backup_sectors(sb.backup_copy) if sb.backup_copy is not None else None
     report = compare(sb.fullnode(sb.ep.daemon_read), sb.miner(sb.ep.miner_admin), sb.plan.actor,
                      provable_bad=bad, backup=backup)
-    sb.journal.fact("reconciliation", json.dumps(report.to_facts(), separators=(",", ":")))
+    sb.journal.section("reconciliation", report.to_facts())
     return ReconcileFinding(detail=report.summary(), report=report)

@@ -4,7 +4,6 @@ Both checks read the bring-up's ``reconcile`` stage, whose finding (`ReconcileFi
 :class:`spdrill.reconcile.ReconciliationReport`.
 """
 
-import json
 
 import pytest
 
@@ -47,7 +46,7 @@ def test_rto_misses_no_must_not_miss_deadline(drill: Drill) -> None:
     now = exposure_now(report.loads(), report.clock, measured, report.block_delay)
     worst = worst_case(report.loads(), report.clock, measured, report.block_delay)
     facts = exposure_facts(now, worst)
-    drill.journal.fact("exposure", json.dumps(facts, separators=(",", ":")))
+    drill.journal.section("exposure", facts)
     drill.journal.fact("fil_at_risk_at_rto", facts["fil_at_risk"])
     problem = deadline_problem(now, drill.plan.objectives.must_not_miss)
     assert problem is None, problem

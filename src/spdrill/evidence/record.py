@@ -51,7 +51,10 @@ def rpo_seconds(journal: Journal) -> float | None:
 
 
 def structured_fact(journal: Journal, key: str) -> dict[str, Any] | None:
-    """A fact holding a JSON object (reconciliation, exposure), parsed; None when absent or not an object."""
+    """A structured section (reconciliation, exposure), or a fact holding one as JSON text (a journal made by an
+    older spdrill); None when absent or not an object."""
+    if key in journal.sections:
+        return _facts(journal.sections[key])
     raw = journal.facts.get(key)
     if not isinstance(raw, str):
         return None
