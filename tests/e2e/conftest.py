@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,9 @@ class DrillRun:
     reports: Path
 
     @property
-    def record(self) -> dict:  # type: ignore[type-arg]
-        return json.loads((self.reports / "latest" / "drill.json").read_text())
+    def record(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.reports / "latest" / "drill.json").read_text())
+        return loaded
 
     def check(self, name: str) -> dict:  # type: ignore[type-arg]
         return next(c for c in self.record["checks"] if c["name"] == name)

@@ -51,7 +51,7 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
     # both JUnit files, read by an independent consumer
     drill_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-drill.xml"))
     suite = next(iter(drill_xml))
-    props = {p.name: p.value for p in suite.properties()}
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
     assert float(props["rto_seconds"]) == pytest.approx(rec["rto_seconds"], abs=1e-3)
     assert props["simulated"] == "true" and props["actor"] == "f01000" and props["mode"] == "drill"
     assert {c.name for c in suite} >= {"sync", "post-dry-run", "test_daemon_synced"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,9 @@ from .conftest import SimDrill
 pytestmark = pytest.mark.e2e
 
 
-def fixture_info(sim: SimDrill) -> dict:  # type: ignore[type-arg]
-    return json.loads((sim.workdir / "fixture" / "fixture.json").read_text())
+def fixture_info(sim: SimDrill) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((sim.workdir / "fixture" / "fixture.json").read_text())
+    return loaded
 
 
 def import_worker_key(sim: SimDrill) -> str:
@@ -68,7 +70,8 @@ def test_failover_pushes_exactly_one_change_peer_id_and_records_its_cid(
     from junitparser import JUnitXml  # what a CI dashboard reads: the run's mode, beside `simulated`
 
     suite = next(iter(JUnitXml.fromfile(str(run.reports / "latest" / "junit-drill.xml"))))
-    assert {p.name: p.value for p in suite.properties()}["mode"] == "failover"
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
+    assert props["mode"] == "failover"
     assert "worker key" in rec["fence"] and "owner key absent" in rec["fence"]
 
 
