@@ -1,7 +1,7 @@
 import pytest
 
 from spdrill.clock import FakeClock
-from spdrill.errors import LotusTransportError
+from spdrill.errors import LotusRPCError, LotusUnreachableError, SafetyError
 from spdrill.waits import POLL_INTERVAL, ProbeGaveUp, WaitTimeout, wait_for
 
 
@@ -31,7 +31,7 @@ def test_transient_errors_are_retried() -> None:
     def probe() -> tuple[bool, str]:
         state["n"] += 1
         if state["n"] < 3:
-            raise LotusTransportError("connection refused")
+            raise LotusUnreachableError("connection refused")
         return True, "up"
 
     assert wait_for(probe, what="api", deadline=10, sleep=clock.sleep) == "up"
@@ -41,7 +41,7 @@ def test_transient_error_until_deadline_reports_it() -> None:
     clock = FakeClock()
 
     def probe() -> tuple[bool, str]:
-        raise LotusTransportError("connection refused")
+        raise LotusUnreachableError("connection refused")
 
     with pytest.raises(WaitTimeout, match="connection refused"):
         wait_for(probe, what="api", deadline=3, sleep=clock.sleep)
@@ -56,3 +56,25 @@ def test_gave_up_stops_at_once() -> None:
     with pytest.raises(ProbeGaveUp):
         wait_for(probe, what="sync", deadline=100, sleep=clock.sleep)
     assert clock.elapsed() == 0
+
+
+def test_an_api_still_loading_is_retried_but_a_finding_is_not() -> None:
+    """An API may answer with an error while it loads (the stand-in: "chain state is still loading"); any Lotus
+    error is transient by default, as it was when every Lotus error was a CannotRunError."""
+    clock = FakeClock()
+    state = {"n": 0}
+
+    def loading() -> tuple[bool, str]:
+        state["n"] += 1
+        if state["n"] < 3:
+            raise LotusRPCError("Filecoin.ChainHead", 1, "chain state is still loading")
+        return True, "loaded"
+
+    assert wait_for(loading, what="api", deadline=10, sleep=clock.sleep) == "loaded"
+
+    def fenced() -> tuple[bool, str]:
+        raise SafetyError("keys on the standby")
+
+    with pytest.raises(SafetyError):
+        wait_for(fenced, what="api", deadline=10, sleep=clock.sleep)
+    assert clock.elapsed() < 1.0

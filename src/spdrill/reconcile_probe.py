@@ -6,29 +6,26 @@ a bitfield, ``SectorsList`` once; ``CheckProvable`` once per partition only when
 verdict yet. No per-sector RPC.
 
 ``StateMinerSectors`` for a million sectors is ~420 MB of JSON; decoding it into dicts would need
-gigabytes. It is read as a stream instead, and a lean scanner takes the three fields reconciliation
-needs from each SectorOnChainInfo (``SectorNumber``, ``SealProof``, ``ExpectedDayReward``); spdrill's
-``SectorInfo`` has no reward field. The scanner relies on Lotus writing struct fields in declaration
-order (Go's encoding/json always does) and proves it read every object by counting ``"SectorNumber"``.
+gigabytes. It is read as a stream instead (``RpcClient.stream``), and a lean scanner takes the three
+fields reconciliation needs from each SectorOnChainInfo (``SectorNumber``, ``SealProof``,
+``ExpectedDayReward``); spdrill's ``SectorInfo`` has no reward field. The scanner relies on Lotus
+writing struct fields in declaration order (Go's encoding/json always does) and proves it read every
+object by counting ``"SectorNumber"``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import httpx
-
-from spdrill.errors import InputError, LotusError, LotusTransportError
+from spdrill.errors import InputError, LotusDecodeError
 from spdrill.exposure import DeadlineClock
 from spdrill.lotus import Bitfield, FullNodeClient, MinerClient, SectorRef
 from spdrill.lotus.backup import CborStream
 from spdrill.lotus.miner import CHECK_PROVABLE_TIMEOUT_S
-from spdrill.lotus.rpc import RpcClient
 from spdrill.lotus.types import Partition
 from spdrill.reconcile import Intervals, ReconciliationReport, build_report, intervals, intervals_of, union
 
@@ -93,9 +90,9 @@ def scan_sectors(chunks: Iterable[bytes], deadline_of: bytearray, *, deadlines: 
     return scan
 
 
-def _bad(method: str, field: str, expected: str, found: str) -> LotusError:
-    return LotusError(f"{method}: field {field}: expected {expected}, found {found}; is this a Lotus version "
-                      "whose API spdrill supports?")
+def _bad(method: str, field: str, expected: str, found: str) -> LotusDecodeError:
+    return LotusDecodeError(f"{method}: field {field}: expected {expected}, found {found}; is this a Lotus "
+                            "version whose API spdrill supports?", method=method, field=field)
 
 
 def _fold(method: str, region: bytes | memoryview, deadline_of: bytearray, size: int, deadlines: int,
@@ -123,22 +120,6 @@ def _fold(method: str, region: bytes | memoryview, deadline_of: bytearray, size:
             if dl < deadlines:
                 scan.by_proof.setdefault((dl, int(proof)), array("Q")).append(n)
     return len(numbers)
-
-
-def _stream(rpc: RpcClient, method: str, *params: object) -> Iterator[bytes]:
-    """The raw bytes of one call's answer; errors map as :meth:`RpcClient.call` maps them."""
-    body = {"jsonrpc": "2.0", "id": 1, "method": f"Filecoin.{method}", "params": list(params)}
-    # RpcClient has no streaming call; its pooled client and error mapping are reused rather than copied.
-    with rpc._client.stream("POST", rpc.url, content=json.dumps(body)) as response:
-        if response.status_code != 200:
-            response.read()
-            rpc._result(f"Filecoin.{method}", 1, response)  # raises the mapped error
-        try:
-            yield from response.iter_bytes(1 << 20)
-        except httpx.HTTPError as exc:
-            raise LotusTransportError(f"Filecoin.{method} at {rpc.url}: the answer broke off "
-                                      f"({type(exc).__name__}); check that the Lotus process is still up"
-                                      ) from exc
 
 
 def _deadline_index(live: list[Intervals], faulty: list[Intervals]) -> bytearray:
@@ -176,9 +157,9 @@ def reconcile(full: FullNodeClient, miner: MinerClient, actor: str, *,
     scan: SectorScan | None = None
     if all_live:
         runs = _runs(all_live)
-        chunks = _stream(full.rpc, "StateMinerSectors", actor, runs, [])
-        scan = scan_sectors(chunks, _deadline_index(live, faulty), deadlines=clock.period_deadlines,
-                            keep_proofs=provable_bad is None)
+        with full.rpc.stream("StateMinerSectors", actor, runs, []) as chunks:
+            scan = scan_sectors(chunks, _deadline_index(live, faulty), deadlines=clock.period_deadlines,
+                                keep_proofs=provable_bad is None)
         rewards = scan.day_rewards
     known = intervals_of(miner.sectors_list())
     if provable_bad is None:

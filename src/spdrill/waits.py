@@ -15,7 +15,7 @@ from tenacity import (
     wait_fixed,
 )
 
-from spdrill.errors import CannotRunError, DrillError
+from spdrill.errors import CannotRunError, DrillError, LotusError
 
 T = TypeVar("T")
 
@@ -39,10 +39,11 @@ class ProbeGaveUp(DrillError):
 
 def wait_for(probe: Callable[[], tuple[bool, str]], *, what: str, deadline: float,
              interval: float = POLL_INTERVAL, sleep: Callable[[float], None] = time.sleep,
-             transient: tuple[type[BaseException], ...] = (CannotRunError,)) -> str:
+             transient: tuple[type[BaseException], ...] = (CannotRunError, LotusError)) -> str:
     """Call `probe` every `interval` s until it returns (True, detail); return that detail.
 
-    `probe` returns (ready, what it saw). Transient errors (API not up yet) are retried; a ProbeGaveUp
+    `probe` returns (ready, what it saw). Transient errors are retried: by default any Lotus error (an API
+    not up yet is unreachable; one still loading may answer with an error) and CannotRunError. A ProbeGaveUp
     stops at once. Past `deadline` seconds a WaitTimeout names the last thing seen.
     """
     last = ["nothing yet"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from spdrill.errors import LotusError
+from spdrill.errors import CannotRunError, LotusDecodeError, LotusError
 from spdrill.lotus import ApiInfo, FullNodeClient, LotusResponseError, MinerClient, WorkerClient
 from spdrill.lotus.fullnode import parse_sectors
 
@@ -63,11 +63,12 @@ def test_bad_tipset_names_the_field(fake_lotus: Any, mutate: Any, field: str) ->
     tipset = copy.deepcopy(TIPSET)
     mutate(tipset)
     fake_lotus.results["ChainHead"] = tipset
-    with pytest.raises(LotusResponseError) as err:
+    with pytest.raises(LotusDecodeError) as err:
         full(fake_lotus).chain_head()
     assert err.value.method == "Filecoin.ChainHead" and err.value.field == field
     assert f"Filecoin.ChainHead: field {field}: expected" in str(err.value)
-    assert isinstance(err.value, LotusError)
+    assert isinstance(err.value, LotusResponseError) and isinstance(err.value, LotusError)
+    assert not isinstance(err.value, CannotRunError) and err.value.exit_code == 1  # the API answered
 
 
 def test_non_object_result(fake_lotus: Any) -> None:
@@ -125,7 +126,7 @@ def test_sectors_filter_is_sent_as_run_lengths(fake_lotus: Any) -> None:
     ],
 )
 def test_bad_sector_names_its_index(sector: Any, field: str) -> None:
-    with pytest.raises(LotusResponseError) as err:
+    with pytest.raises(LotusDecodeError) as err:
         parse_sectors("Filecoin.StateMinerSectors", [SECTOR, sector])
     assert err.value.field == field
 
@@ -223,3 +224,23 @@ def test_version_agent_names_the_stand_in(fake_lotus: Any) -> None:
     assert full(fake_lotus).version().agent == "lotus" and not full(fake_lotus).version().simulated
     fake_lotus.results["Version"]["Agent"] = "lotus-sim"
     assert miner(fake_lotus).version().simulated
+
+
+@pytest.mark.parametrize("kind", [FullNodeClient, MinerClient, WorkerClient])
+def test_clients_are_owned_and_closed(fake_lotus: Any, kind: type[FullNodeClient | MinerClient | WorkerClient]
+                                      ) -> None:
+    fake_lotus.results["Version"] = 1
+    with kind(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), transport=fake_lotus.transport) as client:
+        assert isinstance(client, kind) and not client.closed
+        assert client.rpc.call("Version") == 1
+    assert client.closed and client.rpc.closed
+    client.close()  # closing twice is fine
+    with pytest.raises(RuntimeError, match="closed"):  # httpx refuses a closed client: a bug, not an outage
+        client.rpc.call("Version")
+
+
+def test_closed_on_error_inside_with(fake_lotus: Any) -> None:
+    client = FullNodeClient(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), transport=fake_lotus.transport)
+    with pytest.raises(LotusResponseError), client:
+        client.chain_head()  # not in fake_lotus.results: a JSON-RPC error
+    assert client.closed

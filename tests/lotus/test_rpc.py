@@ -14,7 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from spdrill.errors import LotusAuthError, LotusError, LotusRPCError, LotusTransportError
+from spdrill.errors import (
+    CannotRunError,
+    LotusAuthError,
+    LotusDecodeError,
+    LotusError,
+    LotusHTTPStatusError,
+    LotusResponseError,
+    LotusRPCError,
+    LotusUnreachableError,
+)
 from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.rpc import RpcClient
 
@@ -66,14 +75,18 @@ def test_missing_permission_is_an_auth_error(fake_lotus: Any, token: str) -> Non
     ("status", "body", "error", "match"),
     [
         (401, b"", LotusAuthError, "refused the token"),
-        (404, b"404 page not found", LotusTransportError, "HTTP status 404"),
-        (502, b"<html>bad gateway</html>", LotusTransportError, "HTTP status 502"),
-        (200, b"not json", LotusTransportError, "not JSON"),
-        (200, b"[1, 2]", LotusTransportError, "not a JSON-RPC 2.0"),
-        (200, b'{"jsonrpc": "2.0", "id": 1}', LotusTransportError, "neither result nor error"),
-        (200, b'{"jsonrpc": "2.0", "id": 77, "result": 1}', LotusTransportError, "does not match"),
-        (503, b'{"jsonrpc": "2.0", "id": 1, "result": 1}', LotusTransportError, "HTTP status 503"),
-        (500, b'{"jsonrpc": "2.0", "id": 1, "error": "boom"}', LotusTransportError, "not an object"),
+        (404, b"404 page not found", LotusHTTPStatusError, "HTTP status 404"),
+        (502, b"<html>bad gateway</html>", LotusHTTPStatusError, "HTTP status 502"),
+        (200, b"not json", LotusDecodeError, "not JSON"),
+        (200, b"[1, 2]", LotusDecodeError, "not a JSON-RPC 2.0"),
+        (200, b'{"jsonrpc": "2.0", "id": 1}', LotusDecodeError, "neither result nor error"),
+        (200, b'{"jsonrpc": "2.0", "id": 77, "result": 1}', LotusDecodeError, "does not match"),
+        (503, b'{"jsonrpc": "2.0", "id": 1, "result": 1}', LotusHTTPStatusError, "HTTP status 503"),
+        (500, b'{"jsonrpc": "2.0", "id": 1, "error": "boom"}', LotusDecodeError, "not an object"),
+        # go-jsonrpc sends a method's own error with HTTP 200 (handler.go:422-476), its keys sorted
+        (200, b'{"error":{"code":1,"message":"boom"},"id":1,"jsonrpc":"2.0"}\n', LotusRPCError, "boom"),
+        (500, b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "method not found"}}',
+         LotusRPCError, "method not found"),
     ],
 )
 def test_http_failures_are_mapped(
@@ -94,10 +107,72 @@ def test_connection_error_is_mapped_and_scrubbed(token: str) -> None:
     rpc = RpcClient(
         ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=httpx.MockTransport(refuse)
     )
-    with pytest.raises(LotusTransportError, match="cannot reach the API") as err:
+    with pytest.raises(LotusUnreachableError, match="cannot reach the API") as err:
         rpc.call("ChainHead")
     assert isinstance(err.value.__cause__, httpx.ConnectError)
+    assert err.value.url == "http://127.0.0.1:1234/rpc/v1" and err.value.method == "Filecoin.ChainHead"
     assert token not in str(err.value) and "<redacted>" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("raised", "match"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), "cannot reach the API"),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."),
+         "connection closed before an answer.*Server disconnected"),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), "connection closed before an answer"),
+        (httpx.ReadTimeout("timed out"), "no answer within 30 s"),
+        (httpx.ConnectTimeout("timed out"), "no answer within 30 s"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+def test_no_answer_is_unreachable(raised: httpx.HTTPError, match: str) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    rpc = RpcClient(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=httpx.MockTransport(fail))
+    with pytest.raises(LotusUnreachableError, match=match) as err:
+        rpc.call("ChainHead")
+    assert err.value.__cause__ is raised and err.value.exit_code == 3
+    assert not isinstance(err.value, LotusResponseError)
+
+
+def test_a_body_that_cannot_be_decoded_is_an_answer() -> None:
+    def gzip_lie(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+
+    rpc = RpcClient(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=httpx.MockTransport(gzip_lie))
+    with pytest.raises(LotusDecodeError, match="could not be read"):
+        rpc.call("ChainHead")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, b"", LotusAuthError),
+        (500, b'{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"boom"}}', LotusRPCError),
+        (500, b"internal server error", LotusHTTPStatusError),
+        (200, b'{"error":{"code":1,"message":"boom"},"id":1,"jsonrpc":"2.0"}', LotusRPCError),
+    ],
+)
+def test_answers_are_findings_not_could_not_run(status: int, body: bytes, error: type[LotusError]) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    rpc = RpcClient(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=transport)
+    with pytest.raises(error) as err:
+        rpc.call("ChainHead")
+    assert isinstance(err.value, LotusResponseError) and not isinstance(err.value, CannotRunError)
+    assert err.value.exit_code == 1
+
+
+def test_close_twice_and_context_manager() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"jsonrpc": "2.0", "id": 1,
+                                                                              "result": 1}))
+    with RpcClient(ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http"), "v1", transport=transport) as rpc:
+        assert not rpc.closed and rpc.call("ChainHead") == 1
+    assert rpc.closed
+    rpc.close()
+    rpc.close()
+    assert rpc.closed
 
 
 def test_rpc_error_message_is_scrubbed(fake_lotus: Any, token: str) -> None:
@@ -180,7 +255,7 @@ def test_real_server_read_only_without_token(server: int) -> None:
 
 def test_real_server_timeout(server: int, token: str) -> None:
     rpc = RpcClient(ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/{server}/http"), "v1", timeout=0.2)
-    with pytest.raises(LotusTransportError, match="no answer within 0.2 s") as err:
+    with pytest.raises(LotusUnreachableError, match="no answer within 0.2 s") as err:
         rpc.call("Slow")
     assert token not in rendered(err.value)
 
@@ -190,6 +265,6 @@ def test_connection_refused(token: str) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but not listening: connections are refused
         rpc = RpcClient(ApiInfo.parse(f"{token}:/ip4/127.0.0.1/tcp/{port}/http"), "v1", timeout=2)
-        with pytest.raises(LotusTransportError, match="cannot reach the API.*ConnectError") as err:
+        with pytest.raises(LotusUnreachableError, match="cannot reach the API.*ConnectError") as err:
             rpc.call("ChainHead")
     assert token not in rendered(err.value)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spdrill.errors import LotusRPCError, LotusTransportError
+from spdrill.errors import LotusDecodeError, LotusRPCError
 from spdrill.lotus import ApiInfo, FullNodeClient, LotusResponseError
 from spdrill.lotus.fullnode import _sectors_from_bytes, parse_sectors
 from spdrill.lotus.rpc import RpcClient
@@ -97,7 +97,7 @@ def test_both_paths_agree(rows: list[tuple[int, int, int]], shuffle_keys: bool) 
     ],
 )
 def test_bad_bytes_take_the_careful_path_and_name_the_field(data: bytes, field: str) -> None:
-    with pytest.raises(LotusResponseError) as err:
+    with pytest.raises(LotusDecodeError) as err:
         parse_sectors("Filecoin.StateMinerSectors", data)
     assert err.value.field == field
 
@@ -118,7 +118,7 @@ def rpc(transport: httpx.MockTransport) -> RpcClient:
 
 def test_raw_list_envelope_is_still_checked() -> None:
     wrong_id = httpx.Response(200, content=b'{"jsonrpc":"2.0","result":[1,2],"id":99}')
-    with pytest.raises(LotusTransportError, match="does not match request id"):
+    with pytest.raises(LotusDecodeError, match="does not match request id"):
         rpc(go_server({"X": wrong_id})).call_list_bytes("X")
     failed = httpx.Response(500, content=b'{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"boom"}}')
     with pytest.raises(LotusRPCError, match="boom"):

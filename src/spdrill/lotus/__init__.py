@@ -4,13 +4,14 @@ Built from Lotus's public documents only (``lotus-api/``), never from the stand-
 share a bug.
 """
 
+from spdrill.errors import LotusResponseError
 from spdrill.lotus.apiinfo import ApiInfo
 from spdrill.lotus.backup import BackupCheck, BackupInfo, check_backup, read_backup
 from spdrill.lotus.bitfield import Bitfield, decode_json, decode_rle, encode_json, encode_rle
 from spdrill.lotus.car import SnapshotHead, read_snapshot_head
 from spdrill.lotus.fullnode import FullNodeClient
 from spdrill.lotus.miner import MinerClient
-from spdrill.lotus.rpc import LotusResponseError, RpcClient
+from spdrill.lotus.rpc import RpcClient
 from spdrill.lotus.sync import epochs_behind, is_sync_done, node_status_behind, working_sync
 from spdrill.lotus.types import (
     ActiveSync,

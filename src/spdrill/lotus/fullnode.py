@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from spdrill.lotus.bitfield import Bitfield
-from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError, bitfield_of, cid_of
+from spdrill.lotus.rpc import ApiClient, Fields, bad_field, bitfield_of, cid_of
 from spdrill.lotus.types import (
     ActiveSync,
     Actor,
@@ -60,7 +60,7 @@ def parse_tipset(method: str, raw: object, path: str = "result") -> TipSet:
             )
         )
     if not blocks:
-        raise LotusResponseError(method, f"{path}.Blocks", "at least one block", [])
+        raise bad_field(method, f"{path}.Blocks", "at least one block", [])
     return TipSet(cids, f.integer("Height"), tuple(blocks))
 
 
@@ -118,9 +118,9 @@ def _parse_sectors(method: str, raw: object) -> tuple[SectorInfo, ...]:
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise LotusResponseError(method, "result", "a JSON list of sectors", raw) from None
+            raise bad_field(method, "result", "a JSON list of sectors", raw) from None
     if type(raw) is not list:
-        raise LotusResponseError(method, "result", "a list of sectors", raw)
+        raise bad_field(method, "result", "a list of sectors", raw)
     out: list[SectorInfo] = []
     append = out.append
     for s in raw:
@@ -224,7 +224,7 @@ class FullNodeClient(ApiClient):
         """``Filecoin.StateNetworkVersion``."""
         raw = self._call("StateNetworkVersion", _tsk(key))
         if type(raw) is not int:
-            raise LotusResponseError("Filecoin.StateNetworkVersion", "result", "an integer", raw)
+            raise bad_field("Filecoin.StateNetworkVersion", "result", "an integer", raw)
         return raw
 
     def state_get_actor(self, address: str, key: TipSetKey | None = None) -> Actor:
@@ -238,7 +238,7 @@ class FullNodeClient(ApiClient):
         f = Fields("Filecoin.StateReadState", self._call("StateReadState", address, _tsk(key)))
         raw = f.obj.get("State")
         if type(raw) is not dict:
-            raise LotusResponseError("Filecoin.StateReadState", "result.State", "an object", raw)
+            raise bad_field("Filecoin.StateReadState", "result.State", "an object", raw)
         return ActorState(f.cid("Code"), f.big("Balance"), raw)
 
     def multisig(self, address: str, key: TipSetKey | None = None) -> Multisig | None:
@@ -370,14 +370,14 @@ class FullNodeClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not list or not all(type(a) is str for a in raw):
-            raise LotusResponseError("Filecoin.WalletList", "result", "a list of addresses", raw)
+            raise bad_field("Filecoin.WalletList", "result", "a list of addresses", raw)
         return tuple(raw)
 
     def wallet_has(self, address: str) -> bool:
         """``Filecoin.WalletHas`` (needs write permission)."""
         raw = self._call("WalletHas", address)
         if type(raw) is not bool:
-            raise LotusResponseError("Filecoin.WalletHas", "result", "true or false", raw)
+            raise bad_field("Filecoin.WalletHas", "result", "true or false", raw)
         return raw
 
     def _bitfield(self, method: str, miner: str, key: TipSetKey | None) -> Bitfield:
@@ -387,5 +387,5 @@ class FullNodeClient(ApiClient):
     @staticmethod
     def _list(method: str, raw: object) -> list[Any]:
         if type(raw) is not list:
-            raise LotusResponseError(method, "result", "a list", raw)
+            raise bad_field(method, "result", "a list", raw)
         return raw

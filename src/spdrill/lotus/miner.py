@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spdrill.lotus.fullnode import TipSetKey, parse_version
-from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError
+from spdrill.lotus.rpc import ApiClient, Fields, bad_field
 from spdrill.lotus.types import (
     FsStat,
     PoStPartition,
@@ -58,7 +58,7 @@ def parse_worker_info(method: str, raw: object, path: str = "result") -> WorkerI
 
 def _map(method: str, raw: object) -> dict[str, Any]:
     if type(raw) is not dict:
-        raise LotusResponseError(method, "result", "an object", raw)
+        raise bad_field(method, "result", "an object", raw)
     return raw
 
 
@@ -76,14 +76,14 @@ class MinerClient(ApiClient):
         """``Filecoin.ActorAddress``: the miner actor this lotus-miner runs (``f0…``)."""
         raw = self.rpc.call("ActorAddress")
         if type(raw) is not str or not raw:
-            raise LotusResponseError("Filecoin.ActorAddress", "result", "an address string", raw)
+            raise bad_field("Filecoin.ActorAddress", "result", "an address string", raw)
         return raw
 
     def actor_sector_size(self, actor: str) -> int:
         """``Filecoin.ActorSectorSize`` in bytes."""
         raw = self.rpc.call("ActorSectorSize", actor)
         if type(raw) is not int:
-            raise LotusResponseError("Filecoin.ActorSectorSize", "result", "an integer", raw)
+            raise bad_field("Filecoin.ActorSectorSize", "result", "an integer", raw)
         return raw
 
     def sectors_list(self) -> tuple[int, ...]:
@@ -92,7 +92,7 @@ class MinerClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not list or not all(type(n) is int for n in raw):
-            raise LotusResponseError("Filecoin.SectorsList", "result", "a list of sector numbers", raw)
+            raise bad_field("Filecoin.SectorsList", "result", "a list of sector numbers", raw)
         return tuple(raw)
 
     def storage_list(self) -> dict[str, tuple[StorageDecl, ...]]:
@@ -113,7 +113,7 @@ class MinerClient(ApiClient):
         """``Filecoin.StorageLocal`` (admin): storage-path ID to local path."""
         raw = _map("Filecoin.StorageLocal", self.rpc.call("StorageLocal"))
         if not all(type(v) is str for v in raw.values()):
-            raise LotusResponseError("Filecoin.StorageLocal", "result", "an object of path strings", raw)
+            raise bad_field("Filecoin.StorageLocal", "result", "an object of path strings", raw)
         return dict(raw)
 
     def storage_stat(self, storage_id: str) -> FsStat:
@@ -132,7 +132,7 @@ class MinerClient(ApiClient):
             tasks = f.obj.get("Tasks")
             # storiface.WorkerStats.Tasks is []sealtasks.TaskType: a JSON list of names (null when empty).
             if tasks is not None and (type(tasks) is not list or not all(type(t) is str for t in tasks)):
-                raise LotusResponseError(m, f"result[{wid}].Tasks", "a list of task names", tasks)
+                raise bad_field(m, f"result[{wid}].Tasks", "a list of task names", tasks)
             task_names = tuple(sorted(tasks or ()))
             out[wid] = WorkerStat(
                 parse_worker_info(m, f.obj.get("Info"), f"result[{wid}].Info"),
@@ -158,7 +158,7 @@ class MinerClient(ApiClient):
         out = {}
         for key, reason in raw.items():
             if not key.isdigit() or type(reason) is not str:
-                raise LotusResponseError(m, f"result[{key}]", "sector number -> reason string", reason)
+                raise bad_field(m, f"result[{key}]", "sector number -> reason string", reason)
             out[int(key)] = reason
         return out
 
@@ -171,7 +171,7 @@ class MinerClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not list:
-            raise LotusResponseError(m, "result", "a list", raw)
+            raise bad_field(m, "result", "a list", raw)
         out = []
         for i, item in enumerate(raw):
             f = Fields(m, item, f"result[{i}]")
@@ -201,7 +201,7 @@ class MinerClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not list or not all(type(s) is str for s in raw):
-            raise LotusResponseError("Filecoin.RuntimeSubsystems", "result", "a list of names", raw)
+            raise bad_field("Filecoin.RuntimeSubsystems", "result", "a list of names", raw)
         return tuple(raw)
 
 
@@ -209,4 +209,4 @@ def _b64(method: str, path: str, text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise LotusResponseError(method, path, "base64 bytes", text) from None
+        raise bad_field(method, path, "base64 bytes", text) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spdrill.lotus.miner import parse_worker_info
-from spdrill.lotus.rpc import ApiClient, Fields, LotusResponseError
+from spdrill.lotus.rpc import ApiClient, Fields, bad_field
 from spdrill.lotus.types import StoragePath, WorkerInfo
 
 __all__ = ["WorkerClient"]
@@ -18,7 +18,7 @@ class WorkerClient(ApiClient):
         """``Filecoin.Version``: the worker API version number (major<<16|minor<<8|patch)."""
         raw = self.rpc.call("Version")
         if type(raw) is not int:
-            raise LotusResponseError("Filecoin.Version", "result", "an integer", raw)
+            raise bad_field("Filecoin.Version", "result", "an integer", raw)
         return raw
 
     def info(self) -> WorkerInfo:
@@ -32,7 +32,7 @@ class WorkerClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not list:
-            raise LotusResponseError(m, "result", "a list", raw)
+            raise bad_field(m, "result", "a list", raw)
         out = []
         for i, item in enumerate(raw):
             f = Fields(m, item, f"result[{i}]")
@@ -51,7 +51,7 @@ class WorkerClient(ApiClient):
         """``Filecoin.Enabled``: whether the worker takes tasks."""
         raw = self.rpc.call("Enabled")
         if type(raw) is not bool:
-            raise LotusResponseError("Filecoin.Enabled", "result", "true or false", raw)
+            raise bad_field("Filecoin.Enabled", "result", "true or false", raw)
         return raw
 
     def task_types(self) -> tuple[str, ...]:
@@ -60,5 +60,5 @@ class WorkerClient(ApiClient):
         if raw is None:
             return ()
         if type(raw) is not dict:
-            raise LotusResponseError("Filecoin.TaskTypes", "result", "an object of task types", raw)
+            raise bad_field("Filecoin.TaskTypes", "result", "an object of task types", raw)
         return tuple(sorted(raw))
