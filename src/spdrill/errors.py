@@ -6,7 +6,7 @@
     │   └── InputError                (2)  a file handed to spdrill is not what it should be (backup, CAR, key)
     ├── CannotRunError                (3)  spdrill itself could not run the drill
     │   ├── TargetError               (3)  an engine, host or target failed to create or start what the drill needs
-    │   └── DrillInterrupted          (3)  the run was interrupted (Ctrl-C, SIGTERM) before it could finish
+    │   └── DrillInterrupted          (3)  the run was interrupted (Ctrl-C) before it could finish
     ├── LotusError                    (-)  base of every failure talking to a Lotus API; never raised directly
     │   ├── LotusUnreachableError     (3*) no answer: connection refused or reset, "Server disconnected", timeout,
     │   │                                  an answer that broke off
@@ -102,7 +102,7 @@ class TargetError(CannotRunError):
 
 
 class DrillInterrupted(CannotRunError):
-    """The run was interrupted (Ctrl-C, SIGTERM) before it could finish; what it found is incomplete."""
+    """The run was interrupted (Ctrl-C) before it could finish; what it found is incomplete."""
 
 
 class LotusError(DrillError):
