@@ -1,12 +1,7 @@
-"""Wires the drill fixtures (fixtures/) into pytest; logic lives in src/spdrill, checks in drills/."""
+"""`pytest drills/` from the root: nothing to wire here, on purpose.
 
-import sys
-from pathlib import Path
-
-# Import mode is importlib, so this folder is not on sys.path by itself; put it first so `fixtures` is ours
-# and never the PyPI package of the same name.
-_ROOT = str(Path(__file__).resolve().parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-pytest_plugins = ["fixtures.plan", "fixtures.standby"]
+The drills live in the package (spdrill.drills; drills/ re-exports them) and their fixtures and options come
+from spdrill's pytest plugin (`spdrill.pytest_plugin`, the `pytest11` entry point `spdrill`), which installing
+spdrill registers. Loading the fixtures here as well would register them twice. With
+PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, pass `-p spdrill`.
+"""

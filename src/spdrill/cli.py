@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from spdrill import __version__
 from spdrill.errors import DrillError, UsageError
 from spdrill.evidence import cli as evidence_cli
+
+if TYPE_CHECKING:
+    from spdrill.settings import Options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
@@ -90,9 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from spdrill.runner import run_drill
 
-            return run_drill(plan=args.plan, target=args.target, reports=args.reports, keyword=args.keyword,
-                             drills=args.drills, evidence_args=args, candidate=args.candidate,
-                             failover=args.failover, confirm_failover=args.confirm_failover)
+            return run_drill(run_options(args), keyword=args.keyword, drills=args.drills)
         if args.command == "plan":
             return _plan(args)
         if args.command == "check-backup":
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except DrillError as exc:  # no engine here: nothing of ours can be running in one
                 lines.append(f"docker: skipped ({exc})")
             if args.plan is not None:  # the plan's ssh host: folders, processes and units of killed drills
-                from spdrill.targets.sshreap import reap_plan
+                from spdrill.targets.ssh.reap import reap_plan
 
                 lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_plan(args.plan, args.drill)
             for line in lines or ["nothing to clean up"]:
@@ -128,6 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("spdrill: interrupted", file=sys.stderr)
         return EXIT_CANNOT_RUN
     return EXIT_USAGE
+
+
+def run_options(args: argparse.Namespace) -> Options:
+    """What `spdrill run`'s command line asked for, as spdrill.settings resolves it."""
+    from spdrill.settings import RUN_SPELLING, Options
+
+    return Options(plan=args.plan, target=args.target, reports=args.reports, sign_key=args.sign,
+                   metrics=args.metrics, history=args.history, webhook=args.webhook, candidate=args.candidate,
+                   failover=args.failover, confirm_failover=args.confirm_failover, spelling=RUN_SPELLING)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -162,10 +171,6 @@ def _check_backup(path: Path) -> int:
         return EXIT_OK
     print(f"{path}: INVALID: {result.reason}", file=sys.stderr)
     return EXIT_FAILED
-
-
-def _tmp() -> Path:
-    return Path(tempfile.mkdtemp(prefix="spdrill-demo-"))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Find and load the plan a drill runs with, in a stated precedence, validating sources and target options."""
+"""Load a plan file and validate all of it (restore sources, target options); apply a candidate Lotus.
+
+Which plan a drill runs with, and what overrides it, is decided once in spdrill.settings.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,27 +44,3 @@ def apply_candidate(plan: Plan, candidate: str) -> Plan:
         return dataclasses.replace(plan, target=TargetSpec(kind="docker", options=options))
     raise PlanError(f"--candidate: expected bin=DIR or image=REF, found {candidate!r}")
 
-
-def resolve_plan(*, cli: str | None, ini: str, target: str | None, reports: str | None,
-                 demo_dir: Callable[[], Path], evidence: Mapping[str, str | None] | None = None,
-                 candidate: str | None = None) -> Plan:
-    """--plan, then $SPDRILL_PLAN, then the ini option, then the built-in simulated demo."""
-    chosen = cli or os.environ.get("SPDRILL_PLAN") or ini or None
-    if chosen:
-        plan = load_validated(Path(chosen))
-    else:
-        from spdrill.demo import make_demo_plan
-
-        plan = load_validated(make_demo_plan(demo_dir()))
-    if target:
-        plan = dataclasses.replace(plan, target=TargetSpec(kind=target, options={}))
-    if candidate:
-        plan = apply_candidate(plan, candidate)
-    if reports:
-        folder = Path(reports).resolve()
-        plan = dataclasses.replace(plan, evidence=dataclasses.replace(plan.evidence, dir=folder))
-    overrides = {k: v for k, v in (evidence or {}).items() if v}
-    if overrides:
-        values: dict[str, Any] = {k: (v if k == "webhook" else Path(v).resolve()) for k, v in overrides.items()}
-        plan = dataclasses.replace(plan, evidence=dataclasses.replace(plan.evidence, **values))
-    return plan

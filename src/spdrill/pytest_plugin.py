@@ -1,24 +1,68 @@
-"""spdrill's pytest plugin: options, check ordering, recording each drill test as a check, exit codes.
+"""spdrill's pytest plugin: options, settings, check ordering, recording each drill test as a check, reports.
 
-Hooks in lifecycle order: addoption → configure → collection_modifyitems → runtest_call →
-runtest_makereport → sessionfinish. Fixtures live in the repository's fixtures/ folder (loaded by conftest.py).
+Registered by the `pytest11` entry point `spdrill`, so the drill fixtures (`spdrill.fixtures`) are there wherever
+the drills run from: the installed package (`spdrill run`, ``pytest --pyargs spdrill.drills``) or a checkout.
+Hooks in lifecycle order: addoption → configure → collection_modifyitems → runtest_call → runtest_makereport
+→ sessionfinish (the drill's reports are written and sealed once, after teardown and after pytest's JUnit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+import shutil
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from spdrill import failover
 from spdrill.drill import Drill
 from spdrill.errors import UsageError
-from spdrill.failover import FailoverMode
+from spdrill.journal import Journal
 from spdrill.plan import Plan
+from spdrill.settings import PYTEST_SPELLING, Options, Settings, resolve
+
+pytest_plugins = ["spdrill.fixtures.plan", "spdrill.fixtures.standby"]
 
 DRILL_KEY = pytest.StashKey[Drill]()
-PLAN_ERROR_KEY = pytest.StashKey[str]()
+EXPECTED_KEY = pytest.StashKey[int]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A drill torn down, waiting for its reports: written once pytest's own JUnit is there too."""
+
+    journal: Journal
+    logs: dict[str, str]
+    plan: Plan
+    cannot_run: bool
+
+    @property
+    def folder(self) -> Path:
+        """The drill's reports folder, reports/<drill id>/."""
+        return self.plan.reports / self.journal.drill_id
+
+
+FINISHED_KEY = pytest.StashKey[Finished]()
+
+
+class GivenSettings:
+    """The plugin object `spdrill run` passes to `pytest.main(plugins=[...])`: settings resolved before pytest.
+
+    It hands them to the session and, when the session ends, keeps what the drill left for the caller.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.finished: Finished | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SETTINGS_KEY] = self.settings
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.finished = config.stash.get(FINISHED_KEY, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drill-history", dest="spdrill_history", default=None, metavar="DB",
                     help="keep the drill in this SQLite history (over [reports] history)")
     group.addoption("--drill-webhook", dest="spdrill_webhook", default=None, metavar="URL",
-                    help="POST a JSON summary here at the end (over [reports] webhook)")
+                    help="POST a JSON summary here at the end (over $SPDRILL_WEBHOOK and [reports] webhook)")
     group.addoption("--drill-candidate", dest="spdrill_candidate", default=None, metavar="bin=DIR|image=REF",
                     help="drill with a candidate Lotus instead of the plan's (pre-change validation)")
     # No ini option and no env var on purpose: a failover is asked for on one command line, never configured.
@@ -54,12 +98,41 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "failover: a check of failover mode only (deselected in ordinary drills)")
 
 
-EXPECTED_KEY = pytest.StashKey[int]()
+def options_of(config: pytest.Config) -> Options:
+    """What pytest's command line asked for, as `spdrill.settings` takes it."""
+
+    def path(dest: str) -> Path | None:
+        value = config.getoption(dest)
+        return None if not value else Path(value)
+
+    confirm = config.getoption("spdrill_failover")
+    return Options(plan=path("spdrill_plan"), target=config.getoption("spdrill_target"),
+                   reports=path("spdrill_reports"), sign_key=path("spdrill_sign"), metrics=path("spdrill_metrics"),
+                   history=path("spdrill_history"), webhook=config.getoption("spdrill_webhook"),
+                   candidate=config.getoption("spdrill_candidate"), failover=confirm is not None,
+                   confirm_failover=confirm, spelling=PYTEST_SPELLING)
+
+
+def settings_of(config: pytest.Config, demo_dir: Callable[[], Path]) -> Settings:
+    """This session's settings: those `spdrill run` handed in, else resolved once from pytest's options.
+
+    A bad setting ends the session with exit code 2 and the message naming where it came from.
+    """
+    if SETTINGS_KEY not in config.stash:
+        try:
+            config.stash[SETTINGS_KEY] = resolve(options_of(config), env=os.environ,
+                                                 ini_plan=str(config.getini("spdrill_plan") or ""),
+                                                 demo_dir=demo_dir)
+        except UsageError as exc:
+            pytest.exit(f"spdrill: {exc}", returncode=2)
+    return config.stash[SETTINGS_KEY]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Objective checks (RTO, RPO) need every readiness check first: move them to the end, order kept."""
-    if config.getoption("spdrill_failover", None) is None:  # ordinary drills never run init restore
+    settings = config.stash.get(SETTINGS_KEY, None)
+    asked = settings.failover is not None if settings is not None else config.getoption("spdrill_failover")
+    if not asked:  # ordinary drills never run init restore
         dropped = [i for i in items if i.get_closest_marker("failover") is not None]
         if dropped:
             items[:] = [i for i in items if i.get_closest_marker("failover") is None]
@@ -67,17 +140,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
     # How many drill checks should run: a record with fewer (interrupted, crashed) is not a pass.
     config.stash[EXPECTED_KEY] = sum(1 for i in items if "drill" in getattr(i, "fixturenames", ()))
-
-
-def failover_of(config: pytest.Config, plan: Plan) -> FailoverMode | None:
-    """The confirmed failover of this session, or None; a mismatch ends the session with exit 2."""
-    confirm = config.getoption("spdrill_failover")
-    try:
-        return failover.request(failover=confirm is not None, confirm=confirm, actor=plan.actor,
-                                candidate=config.getoption("spdrill_candidate"), target=plan.target.kind,
-                                nosync=plan.failover_nosync)
-    except UsageError as exc:
-        pytest.exit(f"spdrill: {exc}", returncode=2)
 
 
 def _drill_of(item: pytest.Item) -> Drill | None:
@@ -118,11 +180,40 @@ def _title(item: pytest.Item) -> str:
     return doc[0] if doc else item.name
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def keep_for_reports(config: pytest.Config, drill: Drill) -> None:
+    """Close the drill and keep its journal and logs for the reports, written once the session has ended."""
+    journal = drill.close()
+    config.stash[FINISHED_KEY] = Finished(journal=journal, logs=dict(drill.logs), plan=drill.plan,
+                                          cannot_run=drill.cannot_run is not None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    # Before every other sessionfinish: before pytest tears the session fixtures (the drill) down.
     drill = session.config.stash.get(DRILL_KEY, None)
     if drill is not None and exitstatus == pytest.ExitCode.INTERRUPTED:
-        # Runs before pytest tears the session fixtures down, so the drill's reports say so.
-        drill.journal.fact("interrupted", True)
+        drill.journal.interrupt()  # so the drill's reports say so
     if drill is not None and drill.cannot_run is not None and exitstatus in (0, 1):
         session.exitstatus = 3
+    try:
+        return (yield)
+    finally:
+        # After them: the drill is torn down and junitxml has written pytest's JUnit, so the folder is complete
+        # before it is sealed, once.
+        _write_reports(session.config)
+
+
+def _write_reports(config: pytest.Config) -> None:
+    from spdrill.evidence import write_drill_reports
+
+    finished = config.stash.get(FINISHED_KEY, None)
+    if finished is None:
+        return
+    finished.folder.mkdir(parents=True, exist_ok=True)
+    xmlpath = getattr(config.option, "xmlpath", None)  # pytest's --junitxml
+    if xmlpath:
+        junit = config.invocation_params.dir / xmlpath
+        if junit.is_file():
+            shutil.copyfile(junit, finished.folder / "junit-pytest.xml")
+    write_drill_reports(finished.journal, finished.logs, finished.folder, latest=finished.plan.reports / "latest",
+                        plan=finished.plan)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -71,19 +70,15 @@ def add_run_options(run_parser: argparse.ArgumentParser) -> None:
 
 
 def apply_run_options(plan: Plan, args: argparse.Namespace) -> Plan:
-    """The plan with the command line's evidence options over its [reports] table; checks the key loads."""
-    from spdrill.evidence.keys import load_private_key
+    """The plan with the command line's evidence options over its [reports] table; checks the key loads.
 
-    ev = plan.evidence
-    webhook = getattr(args, "webhook", None) or os.environ.get("SPDRILL_WEBHOOK") or ev.webhook
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise UsageError("--webhook: expected an http:// or https:// URL")
-    ev = dataclasses.replace(ev, sign_key=getattr(args, "sign", None) or ev.sign_key,
-                             metrics=getattr(args, "metrics", None) or ev.metrics,
-                             history=getattr(args, "history", None) or ev.history, webhook=webhook)
-    if ev.sign_key is not None:
-        load_private_key(ev.sign_key)  # a bad key is a usage error now, not a lost bundle after the drill
-    return dataclasses.replace(plan, evidence=ev)
+    The same rules as every drill (spdrill.settings.with_evidence): --webhook, then $SPDRILL_WEBHOOK, then the plan.
+    """
+    from spdrill.settings import Options, with_evidence
+
+    options = Options(sign_key=getattr(args, "sign", None), metrics=getattr(args, "metrics", None),
+                      history=getattr(args, "history", None), webhook=getattr(args, "webhook", None))
+    return with_evidence(plan, options, env=os.environ)
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
