@@ -193,7 +193,10 @@ def test_scan_refuses_objects_it_cannot_pair() -> None:
             scan_sectors([whole[:-cut]], _index({1: 0, 2: 0}))
 
 
-def test_an_rpc_error_from_state_miner_sectors_is_mapped() -> None:
+# The stand-in answers a method's error with HTTP 500; go-jsonrpc with HTTP 200 and its keys sorted
+# (go-jsonrpc handler.go:422-476 writes no status for a method's error; response.go:16-35).
+@pytest.mark.parametrize("status", [500, 200])
+def test_an_rpc_error_from_state_miner_sectors_is_mapped(status: int) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         method = body["method"].removeprefix("Filecoin.")
@@ -206,7 +209,7 @@ def test_an_rpc_error_from_state_miner_sectors_is_mapped() -> None:
         }
         if method == "StateMinerSectors":
             err = {"code": 1, "message": "blockstore: block not found"}
-            return httpx.Response(500, json={"jsonrpc": "2.0", "id": body["id"], "error": err})
+            return httpx.Response(status, json={"error": err, "id": body["id"], "jsonrpc": "2.0"})
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": results[method]})
 
     info = ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http")
@@ -214,6 +217,35 @@ def test_an_rpc_error_from_state_miner_sectors_is_mapped() -> None:
     miner = MinerClient(info, transport=httpx.MockTransport(handler))
     with pytest.raises(LotusRPCError, match="block not found"):
         reconcile(full, miner, "f01000", provable_bad={})
+
+
+def test_reconcile_streams_state_miner_sectors_as_go_jsonrpc_writes_it() -> None:
+    """The answer read through RpcClient.stream, in go-jsonrpc's sorted-key envelope, ends in the report."""
+    sectors = [_sector(n, str(10 + n)) for n in range(4)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        method = body["method"].removeprefix("Filecoin.")
+        results: dict[str, Any] = {
+            "Version": {"Version": "1", "APIVersion": 131840, "BlockDelay": 30, "Agent": "x"},
+            "StateMinerProvingDeadline": dict(zip(DEADLINE_FIELDS, REAL_DEADLINE, strict=True)),
+            "StateMinerDeadlines": [{"PostSubmissions": [0], "DisputableProofCount": 0}] * 48,
+            "StateMinerSectors": sectors,
+            "SectorsList": [0, 1, 2, 3],
+        }
+        if method == "StateMinerPartitions":  # sectors 0-3 in deadline 2, the others empty
+            part = {k: [0, 4] for k in ("AllSectors", "LiveSectors", "ActiveSectors")}
+            part |= {"FaultySectors": [0], "RecoveringSectors": [0]}
+            results[method] = [part] if body["params"][1] == 2 else []
+        answer = {"id": body["id"], "jsonrpc": "2.0", "result": results[method]}
+        return httpx.Response(200, content=json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+
+    info = ApiInfo.parse("/ip4/127.0.0.1/tcp/1234/http")
+    with FullNodeClient(info, transport=httpx.MockTransport(handler)) as full, \
+            MinerClient(info, transport=httpx.MockTransport(handler)) as miner:
+        report = reconcile(full, miner, "f01000", provable_bad={})
+    assert [(r.deadline, r.day_reward_atto) for r in report.rows] == [(2, 10 + 11 + 12 + 13)]
+    assert full.closed and miner.closed
 
 
 def _backup(path: Path, keys: list[bytes]) -> Path:

@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 _PERMISSION_DENIED = "missing permission to invoke"
 # The first key of the envelope that carries the answer: go-jsonrpc writes the keys sorted
 # ({"id":1,"jsonrpc":"2.0","result":...}, response.go:16-35), older versions and the stand-in "jsonrpc" first.
-_ANSWER_KEY = re.compile(rb'"(result)"\s*:|"(error)"\s*:(?!\s*null\b)')  # "error": null is no error
+# An "error": null beside a result (some servers send one) carries no error.
+_ANSWER_KEY = re.compile(rb'(?P<result>"result"\s*:)|(?P<error>"error"\s*:(?!\s*null\b))')
 _HEAD_LIMIT = 1 << 16  # an envelope's head is tens of bytes; past this, the body is no JSON-RPC answer
 _ERROR_LIMIT = 1 << 24  # an error answer read whole to be mapped; one larger is no Lotus error
 
@@ -129,7 +130,7 @@ class RpcClient:
                 found = _ANSWER_KEY.search(head)
                 if found is not None or len(head) > _HEAD_LIMIT:
                     break
-            if response.status_code == 200 and found is not None and found.group(1) is not None:
+            if response.status_code == 200 and found is not None and found.lastgroup == "result":
                 self._envelope(full, request_id, head[: found.start()] + b'"result":null}')
                 yield itertools.chain((head,), chunks)
                 return
