@@ -226,3 +226,35 @@ def test_cleanup_with_a_plan_uses_its_folders_and_asks_its_host(tmp_path: Path, 
     engine, host = _Engine.seen
     assert engine.workdir == host.workdir == work and engine.extra_roots == (tmp_path / "ws",)
     assert host.plan is not None and host.plan.target.options == {"workdir": str(work)}
+
+
+@pytest.mark.parametrize("with_plan", [False, True])
+@pytest.mark.parametrize("drill_id", [None, "k1"])
+def test_cleanup_prints_what_the_cli_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str], with_plan: bool,
+                                            drill_id: str | None) -> None:
+    import socket
+    import subprocess
+
+    from spdrill.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")  # no engine: docker finds nothing
+    work = tmp_path / "work"
+    plan = tmp_path / "plan.toml"
+    plan.write_text(MINIMAL + f'[target.local]\nworkdir = "{work}"\n')
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = f"{socket.gethostname()}:{child.pid}"  # a harness of this host that is gone
+
+    def leave_drills() -> None:
+        for did in ("k1", "k2"):
+            (work / f"spdrill-{did}").mkdir(parents=True, exist_ok=True)
+            (work / f"spdrill-{did}" / reaper.OWNER_FILE).write_text(f"{did}\n{dead}\n")
+
+    leave_drills()
+    args = ["--plan", str(plan)] if with_plan else ["--workdir", str(work)]
+    assert main(["cleanup", *args, *(["--drill", drill_id] if drill_id else [])]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("drill folder"), printed
+    leave_drills()
+    assert reaper.cleanup(drill_id=drill_id, workdir=work, plan_path=plan if with_plan else None) == printed

@@ -1,6 +1,6 @@
 """Pieces of the docker target that need no running drill: the drill network, API flags, images, reaping.
 
-Options live in `dockeroptions`, reaching the engine in `dockerremote`; both are re-exported here.
+Options live in `options`, reaching the engine in `remote`; both are re-exported here.
 """
 
 from __future__ import annotations

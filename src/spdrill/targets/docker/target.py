@@ -2,7 +2,7 @@
 
 The drill folder is bind-mounted into every container (at the same path unless `mount_at` says otherwise), or
 with `restore = "volume"` (an engine on another host) copied into a labelled named volume after the restore
-(`dockervolume`); each role gets a fixed address in the drill's subnet, so the worker can be told the miner's
+(`volume`); each role gets a fixed address in the drill's subnet, so the worker can be told the miner's
 address before the miner exists; APIs are published on 127.0.0.1 only; every container and the network carry
 `spdrill.drill=<id>` (so does the volume), so `spdrill cleanup` can reap what a killed drill left (`reap`).
 """

@@ -291,7 +291,9 @@ class SshTarget(Target):
 
     def host(self) -> Host:
         """The testinfra Host of the connection: checks run on the standby host."""
-        assert self.conn is not None, "open() first"
+        if self.conn is None:
+            raise TargetError(f"the ssh target is not connected to {self.opts.where()} yet; host checks run "
+                              "once the drill has opened it")
         host: Host = self.conn
         return host
 
