@@ -21,11 +21,12 @@
 ``HTTPStatusError``: who started the process decides what its silence means.
 
 - The API of a process spdrill did not start (the attach target's daemon or miner, named by
-  ``FULLNODE_API_INFO`` / ``MINER_API_INFO``) is part of the drill's set-up: no answer means the drill
-  could not run, exit 3. That is the class's ``exit_code``.
+  ``FULLNODE_API_INFO`` / ``MINER_API_INFO``) is part of the drill's set-up: no answer at first contact
+  means the drill could not run, exit 3. That is the class's ``exit_code``.
 - The API of a standby role spdrill started (daemon, miner, worker) that stops answering, or whose
-  process dies, is a finding about the restore: exit 1. The bring-up knows which roles it started and
-  overrides the default there; nothing else does.
+  process dies, is a finding about the restore: exit 1; so is an attached API that answered once and
+  then fell silent. The bring-up (``BringUp._judge``) knows which roles it started and overrides the
+  default there; nothing else does.
 
 A Lotus API that answered is never "could not run": the answer is about the standby (or the plan's
 actor on its chain), so it is a finding, exit 1, whoever started the process. Other findings are
