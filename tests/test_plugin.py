@@ -186,3 +186,35 @@ def test_fixtures_are_registered_once_from_a_checkout() -> None:
         defs = [line for line in out.stdout.splitlines() if line.startswith(f"{name} [session scope] -- ")]
         assert len(defs) == 1, (name, defs)
         assert "spdrill/fixtures/" in defs[0], defs[0]
+
+
+def test_lotus_client_fixtures_are_closed_at_session_end(pytester: pytest.Pytester,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from spdrill.lotus.rpc import ApiClient
+
+    closed: list[str] = []
+    monkeypatch.setattr(ApiClient, "close", lambda self: closed.append(type(self).__name__))
+    pytester.makeconftest('''
+import types
+import pytest
+from spdrill.lotus import ApiInfo
+
+INFO = ApiInfo.parse("http://127.0.0.1:1")
+
+class Standby:
+    endpoints = types.SimpleNamespace(daemon_read=INFO, miner_read=INFO)
+
+    def stage(self, name):
+        return None
+
+@pytest.fixture(scope="session")
+def drill():
+    return Standby()
+''')
+    pytester.makepyfile(test_g='''
+def test_clients(fullnode, miner):
+    assert type(fullnode).__name__ == "FullNodeClient" and type(miner).__name__ == "MinerClient"
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert sorted(closed) == ["FullNodeClient", "MinerClient"]
