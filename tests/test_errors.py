@@ -105,8 +105,7 @@ def test_package_exports_the_tree() -> None:
         (11, "actor not found", True),
         (11, "something else entirely", True),  # the registered code alone says it
         (1, "getting actor: resolution lookup failed (f01001): actor not found", True),  # the stand-in's form
-        # lotus_sim/daemon.py:103 puts the address in ("actor f01001 not found"), which Lotus never does: the
-        # stand-in should say "failed to load miner actor: actor not found"; until then it is not recognised.
+        # Lotus never puts the address in this message (the stand-in once did); not recognised.
         (1, "failed to load miner actor: actor f01001 not found", False),
         (1, "blockstore: block not found", False),
         (1, "failed to load miner actor state: ipld: could not find bafy...", False),

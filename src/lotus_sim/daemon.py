@@ -100,7 +100,10 @@ class DaemonNode:
     def _miner(self, addr: str) -> World:
         world = self.world()
         if world is None or addr.replace("t0", "f0", 1) != world.miner.replace("t0", "f0", 1):
-            raise RpcError(f"failed to load miner actor: actor {addr} not found")
+            # StateMinerInfo wraps LoadActor's error (node/impl/full/state.go:168-171); an ID address the state
+            # tree lacks is types.ErrActorNotFound, "actor not found" (chain/state/statetree.go:402,
+            # chain/types/actor.go:11): the address is not in the message.
+            raise RpcError("failed to load miner actor: actor not found")
         return world
 
     # ---- common -------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ class MinerNode:
     def actor_sector_size(self, addr: str) -> int:
         """Filecoin.ActorSectorSize."""
         if addr.replace("t0", "f0", 1) != self.address.replace("t0", "f0", 1):
-            raise RpcError(f"getting miner info: actor {addr} not found")
+            # ActorSectorSize returns StateMinerInfo's error unchanged (node/impl/storminer.go:132-136)
+            raise RpcError("failed to load miner actor: actor not found")
         return int(self.info["SectorSize"])
 
     def sectors_list(self) -> JsonStream:

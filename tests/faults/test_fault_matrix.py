@@ -100,10 +100,10 @@ FAULTS = [
           setup=_worker_never_connects),  # waits out [standby.timeouts] start, cut to 8 s in the set-up
     Fault("worker-without-gpu", "test_windowpost_worker_connected", 1, "reports no GPU",
           env={"LOTUS_SIM_NO_GPU": "1"}),
-    Fault("wrong-actor-in-repo", "test_miner_identity", 1, "actor f02000 not found",
+    Fault("wrong-actor-in-repo", "test_miner_identity", 1, "actor not found",
           fixture=("--fault", "wrong-actor")),
     # An actor unknown to the synced chain: the fence cannot be verified, a finding about the plan (1).
-    Fault("plan-names-another-actor", "test_fence_verified", 1, "actor f01001 not found",
+    Fault("plan-names-another-actor", "test_fence_verified", 1, "does not know the plan's [drill] actor f01001",
           setup=_edit('actor = "f01000"', 'actor = "f01001"')),
     Fault("signing-key-on-standby", "test_fence_verified", 1, "wallet holds the",
           fixture=("--fault", "keys-in-wallet")),
