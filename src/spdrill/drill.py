@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from spdrill.bringup import BringUp, Endpoints
 from spdrill.clock import Clock, DrillClock
-from spdrill.errors import CannotRunError
+from spdrill.errors import DrillError
 from spdrill.failover import FailoverMode
 from spdrill.findings import Finding, NotApplicable
 from spdrill.journal import Check, Journal, JournalBuilder, Phase
@@ -71,7 +71,7 @@ class Drill:
         return self.bringup.failover
 
     @property
-    def cannot_run(self) -> CannotRunError | None:
+    def cannot_run(self) -> DrillError | None:
         """Set when the target or an API could not be reached at all (exit code 3)."""
         return self.bringup.cannot_run
 

@@ -92,12 +92,13 @@ class BringUp:
         return self.standby.ep
 
     @property
-    def cannot_run(self) -> CannotRunError | None:
-        """The first error that meant spdrill itself could not run the drill (exit 3), if any."""
+    def cannot_run(self) -> DrillError | None:
+        """The first error that meant spdrill itself could not run the drill (exit 3), if any: a CannotRunError,
+        or the attach target's LotusUnreachableError at first contact."""
         exc = self.runner.cannot_run
-        if exc is None:
-            return None
-        return exc if isinstance(exc, CannotRunError) else CannotRunError(str(exc))
+        if exc is None or isinstance(exc, DrillError):
+            return exc
+        return CannotRunError(str(exc))
 
     def run(self) -> None:
         """Run every stage in dependency order, each once what it runs after is done."""
