@@ -15,7 +15,7 @@ from spdrill.journal import JournalBuilder
 from spdrill.lotus import ApiInfo, FullNodeClient, MinerClient
 from spdrill.plan import Plan
 from spdrill.restore import Restored, RestoredParts
-from spdrill.targets import Target, workfs_of
+from spdrill.targets import Target
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Standby:
         self.plan = plan
         self.target = target
         self.journal = journal
-        self.fs = workfs_of(target)  # where the drill folder's files are read and written
+        self.fs = target.workfs()  # where the drill folder's files are read and written
         self.ep = Endpoints()
         self.restored: Restored | None = None
         self.parts: RestoredParts | None = None

@@ -10,7 +10,6 @@ from spdrill.bringup.context import Standby
 from spdrill.findings import RestoreFinding
 from spdrill.journal import PhaseNote, RestorePointRecord
 from spdrill.restore import find_parts, remap_storage, restore
-from spdrill.targets import publish_workspace, source_runner_of
 
 
 def restore_stage(sb: Standby, note: PhaseNote) -> RestoreFinding:
@@ -19,7 +18,7 @@ def restore_stage(sb: Standby, note: PhaseNote) -> RestoreFinding:
     sb.root = root
     started = sb.journal.clock.wall()
     restored = restore(sb.plan.restore, drill_id=sb.journal.drill_id, root=root, at=started,
-                       runner=source_runner_of(sb.target), fs=sb.fs)
+                       runner=sb.target.source_runner(), fs=sb.fs)
     sb.restored = restored
     for mount, rp in restored.points:
         age = (started - rp.created).total_seconds()
@@ -52,6 +51,6 @@ def restore_stage(sb: Standby, note: PhaseNote) -> RestoreFinding:
             found = describe_restore_files(dataclasses.replace(parts, miner_backup=sb.backup_copy,
                                                                chain_snapshot=None), started, found)
     note.finding = found
-    publish_workspace(sb.target)  # a copy the engine keeps (a Docker volume) is part of the restore phase
+    sb.target.publish_workspace()  # a copy the engine keeps (a Docker volume) is part of the restore phase
     names = ", ".join(rp.name for _, rp in restored.points)
     return dataclasses.replace(found, detail=f"workspace from {names}")
