@@ -147,8 +147,8 @@ def drill(request, tmp_path_factory):
 
 def test_reports_are_sealed_once_with_pytests_junit_inside(pytester: pytest.Pytester,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import spdrill.evidence
     from spdrill.evidence.keys import keygen
+    from spdrill.evidence.sign import make_bundle as real
 
     key, _ = keygen(pytester.path / "keys")
     reports = pytester.path / "reports"
@@ -160,14 +160,13 @@ def test_synced(drill):
     stage_ok(drill, "sync", advice="")
 ''')
     sealed: list[Path] = []
-    real = spdrill.evidence.make_bundle
 
     def counting(folder: Path, *args: object, **kwargs: object) -> Path:
         sealed.append(folder)
         assert (folder / "junit-pytest.xml").is_file(), "sealed before pytest's JUnit was in the folder"
         return real(folder, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(spdrill.evidence, "make_bundle", counting)
+    monkeypatch.setattr("spdrill.evidence.make_bundle", counting)  # what evidence.seal calls
     result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml", "out/junit.xml")
     result.assert_outcomes(passed=1)
     assert sealed == [reports / "sealed"]
