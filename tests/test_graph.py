@@ -229,3 +229,21 @@ def test_failover_is_data_init_restore_before_the_miner(nosync: bool) -> None:
     assert graph["start-worker"].after == ("start-miner",)
     assert ("sync" in graph["init-restore"].after) is not nosync
     assert "init-restore" not in GRAPH
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_phase_listener_that_fails_never_leaves_later_stages_waiting() -> None:
+    clock = FakeClock()
+    base = Journal(drill_id="d1", plan_name="p", plan_source="p.toml", plan_digest="0" * 64, actor="f01000",
+                   target="fake", started_at=datetime(2026, 11, 26, tzinfo=UTC), simulated=True, objectives={})
+
+    def broken(phase: object) -> None:
+        raise OSError("the terminal went away")
+
+    j = JournalBuilder(base, clock, on_phase=broken)
+    board = StageBoard(SMALL)
+    done = threading.Thread(target=GraphRunner(SMALL, ok_table(clock), j, board).run)
+    done.start()
+    done.join(timeout=10)
+    assert not done.is_alive()
+    assert all(board.wait(name).ok for name in SMALL)

@@ -199,7 +199,13 @@ class GraphRunner:
         failed = self._blocked_by(name)
         if failed or self._stop.is_set():
             reason = f"blocked: {', '.join(failed)} failed" if failed else "blocked: drill stopped"
-            self.board.publish(self.journal.blocked(name, branch=spec.branch, after=spec.after, reason=reason))
+            now = self.clock.elapsed()
+            blocked = Phase(name=name, branch=spec.branch, start=now, end=now, outcome=Outcome.BLOCKED,
+                            detail=reason, after=spec.after)
+            try:
+                self.journal.add_phase(blocked)
+            finally:
+                self.board.publish(blocked)
             return
         note = PhaseNote()
         start = self.clock.elapsed()
@@ -226,8 +232,10 @@ class GraphRunner:
         if isinstance(found, NotApplicable):
             self.board.publish(phase)  # not a phase of this drill: on the board for the checks, not recorded
             return
-        self.journal.add_phase(phase)
-        self.board.publish(phase)
+        try:
+            self.journal.add_phase(phase)
+        finally:  # whatever a phase listener does, the stages after this one must not wait forever
+            self.board.publish(phase)
 
 
 def not_applicable(why: str) -> StageFn:
