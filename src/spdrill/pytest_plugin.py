@@ -19,6 +19,7 @@ import pytest
 
 from spdrill.drill import Drill
 from spdrill.errors import UsageError
+from spdrill.evidence.record import verdict
 from spdrill.journal import Journal
 from spdrill.plan import Plan
 from spdrill.settings import PYTEST_SPELLING, Options, Settings, resolve
@@ -138,8 +139,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [i for i in items if i.get_closest_marker("failover") is None]
             config.hook.pytest_deselected(items=dropped)
     items.sort(key=lambda item: item.get_closest_marker("objective") is not None)
-    # How many drill checks should run: a record with fewer (interrupted, crashed) is not a pass.
-    config.stash[EXPECTED_KEY] = sum(1 for i in items if "drill" in getattr(i, "fixturenames", ()))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """How many drill checks will run, counted after every deselection (-k, -m): a record with fewer
+    (interrupted, crashed) is not a pass, and one with all the selected ones is judged on those."""
+    session.config.stash[EXPECTED_KEY] = sum(1 for i in session.items if "drill" in getattr(i, "fixturenames", ()))
 
 
 def _drill_of(item: pytest.Item) -> Drill | None:
@@ -201,6 +206,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
         # After them: the drill is torn down and junitxml has written pytest's JUnit, so the folder is complete
         # before it is sealed, once.
         _write_reports(session.config)
+        finished = session.config.stash.get(FINISHED_KEY, None)
+        if finished is not None and session.exitstatus == 0 and verdict(finished.journal) != "pass":
+            session.exitstatus = 1  # every check that ran passed, yet the record is no pass: never exit 0
 
 
 def _write_reports(config: pytest.Config) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from spdrill.errors import UsageError
+from spdrill.evidence.record import verdict
 from spdrill.pytest_plugin import Finished, GivenSettings
 from spdrill.settings import Options, Settings, resolve
 from spdrill.summary import render_summary
@@ -99,6 +100,8 @@ def _run_once(settings: Settings, *, keyword: str | None, drills: Path | None) -
 def _exit_code(rc: int, finished: Finished | None) -> int:
     if (finished is not None and finished.cannot_run) or rc == 3:
         return 3
+    if rc == 0 and finished is not None and verdict(finished.journal) != "pass":
+        return 1  # every selected check passed, yet the record is no pass (a check never ran): never exit 0
     if rc in (0, 1):
         return rc
     if rc == 2:  # interrupted, or pytest.exit from a plan error
