@@ -95,6 +95,16 @@ def test_options_are_checked_by_the_constructor() -> None:
         AttachTarget({"token": "x"})
 
 
+def test_a_candidate_image_replaces_the_images_of_a_docker_plan_only() -> None:
+    options = {"image": "lotus:1", "images": {"worker": "lotus-cuda:1"}, "memory": "8GiB"}
+    assert DockerTarget.options_with_image(options, "lotus:2") == {"image": "lotus:2", "memory": "8GiB"}
+    assert options["images"] == {"worker": "lotus-cuda:1"}  # the plan's own table is left alone
+    for cls in (LocalTarget, SshTarget, AttachTarget):
+        with pytest.raises(PlanError, match=f"needs the docker target; this plan's target is {cls.kind}") as err:
+            cls.options_with_image({}, "lotus:2")
+        assert err.value.field == "target.kind"
+
+
 class _Minimal(Target):
     """Only what every target must do: the rest comes from the base class."""
 

@@ -83,6 +83,12 @@ class Target(abc.ABC):
                 expected = ", ".join(sorted(cls.OPTIONS)) or "none"
                 raise PlanError(f"unknown key; expected one of: {expected}", field=f"target.{cls.kind}.{key}")
 
+    @classmethod
+    def options_with_image(cls, options: Mapping[str, Any], image: str) -> dict[str, Any]:
+        """Options that run every role from `image` (`--candidate image=REF`); PlanError if the target runs none."""
+        raise PlanError(f"--candidate image=… needs the docker target; this plan's target is {cls.kind}",
+                        field="target.kind")
+
     # -- what every target must do ----------------------------------------------------------------------------
     @abc.abstractmethod
     def open(self, drill_id: str) -> Path:

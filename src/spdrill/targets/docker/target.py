@@ -49,6 +49,13 @@ class DockerTarget(Target):
         kit.restore_mode(kit.parse_options(options))
 
     @classmethod
+    def options_with_image(cls, options: Mapping[str, Any], image: str) -> dict[str, Any]:
+        """`image` for every role: the plan's per-role `images` give way to it."""
+        out = {k: v for k, v in options.items() if k != "images"}
+        out["image"] = image
+        return out
+
+    @classmethod
     def reaps(cls, scope: ReapScope) -> bool:
         return True
 
