@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from spdrill.errors import TargetError
+from spdrill.lotus import ApiInfo
 from spdrill.targets import Target, target_classes
 from spdrill.targets.fake import FIRST_PORT, FakeTarget
 from spdrill.workfs import LocalFS
@@ -97,3 +98,12 @@ def test_logs_are_what_the_test_put_there() -> None:
     logs = fake.logs()
     logs["daemon"] = "changed"  # a copy: the fake keeps its own
     assert fake.logs() == {"daemon": "started\nsynced\n"}
+
+
+def test_api_info_is_what_the_test_points_it_at() -> None:
+    fake = FakeTarget(brings_up=False)
+    with pytest.raises(TargetError, match="the fake target does not point at a running API"):
+        fake.api_info("daemon")
+    info = ApiInfo.parse("tok:/ip4/127.0.0.1/tcp/1234/http")
+    fake.point_at("daemon", info)
+    assert fake.api_info("daemon") is info

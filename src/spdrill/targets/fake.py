@@ -20,11 +20,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spdrill.errors import DrillError
 from spdrill.plan import StandbySpec
 from spdrill.targets.base import CommandResult, Target
+
+if TYPE_CHECKING:
+    from spdrill.lotus import ApiInfo
 
 __all__ = ["Call", "FakeTarget"]
 
@@ -69,6 +72,7 @@ class FakeTarget(Target):
         self._scripts: list[_Scripted] = []
         self._exits: dict[str, int] = {}
         self._logs: dict[str, str] = {}
+        self._apis: dict[str, ApiInfo] = {}
         self._next_port = FIRST_PORT
         self._lock = threading.Lock()
 
@@ -93,6 +97,11 @@ class FakeTarget(Target):
                 self._exits.pop(role, None)
             else:
                 self._exits[role] = code
+
+    def point_at(self, role: str, info: ApiInfo) -> None:
+        """Make `api_info(role)` return `info`, as the attach target does for a standby someone else runs."""
+        with self._lock:
+            self._apis[role] = info
 
     def log(self, role: str, text: str) -> None:
         """Append `text` to the output `logs()` reports for `role`."""
@@ -155,6 +164,11 @@ class FakeTarget(Target):
     def logs(self) -> dict[str, str]:
         with self._lock:
             return dict(self._logs)
+
+    def api_info(self, role: str) -> ApiInfo:
+        with self._lock:
+            info = self._apis.get(role)
+        return info if info is not None else super().api_info(role)
 
     def stop_processes(self) -> None:
         self.stopped = True

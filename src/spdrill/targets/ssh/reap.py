@@ -71,7 +71,10 @@ def sweep(conn: Any, opts: sshconn.SshOptions, *, drill_id: str | None) -> list[
 
 
 def reap_plan(plan_path: Path, drill_id: str | None) -> list[str]:
-    """`spdrill cleanup --plan`: sweep the plan's ssh host (`SshTarget.reap`); [] for other targets."""
+    """`spdrill cleanup --plan`: sweep the plan's ssh host (`SshTarget.reap`); [] for other targets.
+
+    Kept for the CLI until it calls `spdrill.reaper.cleanup`, which asks every target class itself.
+    """
     from spdrill.planload import load_validated
     from spdrill.targets.base import ReapScope
     from spdrill.targets.ssh.target import SshTarget
