@@ -38,14 +38,14 @@ def test_failover_on_the_docker_target(docker_engine: Engine, sim_image: str, tm
         results = {name: drill.stage(name) for name in failover_graph(GRAPH, False)}
         failed = {n: r.detail for n, r in results.items() if not r.ok}
         assert not failed, failed
-        assert results["init-restore"].data["change_peer_id_cid"]
+        assert results["init-restore"].facts["change_peer_id_cid"]
         # The push record stays inside the daemon container; the chain shows the message was applied.
-        assert drill.bringup.ep.daemon_read is not None
-        peer = FullNodeClient(drill.bringup.ep.daemon_read).state_miner_info(plan.actor).peer_id
+        assert drill.endpoints.daemon_read is not None
+        peer = FullNodeClient(drill.endpoints.daemon_read).state_miner_info(plan.actor).peer_id
         assert peer and peer != info["peer_id"]
     finally:
         journal = drill.close()
-    assert journal.facts["failover_change_peer_id_cid"] == results["init-restore"].data["change_peer_id_cid"]
+    assert journal.facts["failover_change_peer_id_cid"] == results["init-restore"].facts["change_peer_id_cid"]
     assert drill_leftovers(drill.id) == []
     label = {"label": f"{dockerkit.LABEL}={drill.id}"}
     assert docker_engine.client.containers.list(all=True, filters=label) == []

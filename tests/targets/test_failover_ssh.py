@@ -40,7 +40,7 @@ def test_failover_on_the_ssh_target(sshd: Sshd, tmp_path: Path, restore: str) ->
         journal = drill.close()
     failed = {n: r.detail for n, r in results.items() if not r.ok}
     assert not failed, failed
-    assert journal.facts["failover_change_peer_id_cid"] == results["init-restore"].data["change_peer_id_cid"]
+    assert journal.facts["failover_change_peer_id_cid"] == results["init-restore"].facts["change_peer_id_cid"]
     record = tmp_path / "demo" / SIM_RECORDS / "mpool-push.jsonl"
     [msg] = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
     assert msg["method"] == CHANGE_PEER_ID and msg["key"] == address and msg["accepted"] is True

@@ -40,7 +40,7 @@ def test_full_drill_on_the_ssh_target(sshd: Sshd, tmp_path: Path, backend: str, 
     target = SshTarget(plan.target.options, plan.standby)
     drill = Drill(plan, target=target)
     if restore == "remote":  # every file of the drill folder is reached through SSH, none through this process
-        assert not drill.bringup.fs.local
+        assert not drill.bringup.standby.fs.local
     drill.start()
     try:
         results = {name: drill.stage(name) for name in GRAPH}
@@ -50,10 +50,10 @@ def test_full_drill_on_the_ssh_target(sshd: Sshd, tmp_path: Path, backend: str, 
     assert not failed, failed
     assert journal.target == "ssh"
     # the metadata backup is checked here in every mode; with restore = "remote" from a copy taken over SSH
-    restored = results["restore"].data
+    restored = results["restore"].facts
     assert restored["miner_backup_ok"] is True and restored["miner_backup_keys"], restored
     assert ("miner_backup_copied_from" in restored) == (restore == "remote")
-    assert results["reconcile"].data, "reconciliation ran"
+    assert results["reconcile"].facts, "reconciliation ran"
     assert set(drill.logs) == {"daemon", "miner", "worker"}
     assert drill_leftovers(drill.id) == []
     assert not (workdir / f"spdrill-{drill.id}").exists()
