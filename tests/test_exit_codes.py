@@ -88,4 +88,4 @@ def test_a_usage_error_inside_a_stage_is_not_could_not_run() -> None:
 def test_the_bring_up_reports_the_first_could_not_run_error() -> None:
     bu, _ = bringup(brings_up=False)
     bu.runner.cannot_run = DISCONNECTED
-    assert isinstance(bu.cannot_run, CannotRunError) and "Server disconnected" in str(bu.cannot_run)
+    assert bu.cannot_run is DISCONNECTED  # kept as it is: its class says what could not be reached

@@ -41,7 +41,7 @@ class Drill:
         self.plan = plan
         self.clock = clock or DrillClock()
         self.id = drill_id or new_drill_id()
-        self.target = target or make_target(plan.target.kind, plan.target.options, **_target_kwargs(plan))
+        self.target = target or make_target(plan)
         base = Journal(drill_id=self.id, plan_name=plan.name, plan_source=plan.source, plan_digest=plan.digest,
                        actor=plan.actor, target=plan.target.kind, started_at=self.clock.wall(), simulated=False,
                        objectives={"rto_seconds": plan.objectives.rto, "rpo_seconds": plan.objectives.rpo,
@@ -142,14 +142,6 @@ class Drill:
 
     def checks(self) -> tuple[Check, ...]:
         return self.journal.freeze().checks
-
-
-def _target_kwargs(plan: Plan) -> dict[str, object]:
-    if plan.target.kind in ("local", "ssh"):
-        return {"bindir": plan.standby.bindir}
-    if plan.target.kind == "docker":
-        return {"requirements": plan.standby.requirements}
-    return {}
 
 
 def default_reports_dir(plan: Plan, drill_id: str) -> Path:

@@ -18,11 +18,8 @@ from spdrill.targets import (
     ReapScope,
     Target,
     make_target,
-    publish_workspace,
-    source_runner_of,
     target_class,
     target_classes,
-    workfs_of,
 )
 from spdrill.targets.attach import AttachTarget
 from spdrill.targets.docker import DockerTarget
@@ -36,8 +33,8 @@ MINIMAL = '[drill]\nactor = "f01000"\n'
 
 def test_exports() -> None:
     assert sorted(spdrill.targets.__all__) == [
-        "CommandResult", "Host", "HostResult", "ReapScope", "Target", "make_target", "publish_workspace",
-        "source_runner_of", "target_class", "target_classes", "validate_target_options", "workfs_of"]
+        "CommandResult", "Host", "HostResult", "ReapScope", "Target", "make_target", "target_class",
+        "target_classes", "validate_target_options"]
 
 
 def test_every_registered_kind_is_a_complete_target_subclass() -> None:
@@ -75,16 +72,6 @@ def test_each_target_reads_what_it_needs_of_the_standby_section() -> None:
     assert SshTarget({"host": "gpu1", "bindir": "/usr/local/lotus"}, standby).bindir == "/usr/local/lotus"
     assert DockerTarget({}, standby).gpu_wanted is False
     assert DockerTarget({}).gpu_wanted is True  # Requirements' default: the standby has a GPU
-
-
-def test_the_older_make_target_form_still_builds_the_same() -> None:
-    local = make_target("local", {"workdir": "/var/tmp/x"}, bindir="/opt/bin")
-    assert isinstance(local, LocalTarget) and local.bindir == "/opt/bin"
-    docker = make_target("docker", {}, bindir="/opt/bin", requirements=Requirements(gpu=False))
-    assert isinstance(docker, DockerTarget) and docker.gpu_wanted is False
-    assert isinstance(make_target("attach", {}, bindir=None), AttachTarget)
-    with pytest.raises(TypeError, match="colour"):
-        make_target("local", {}, colour="red")
 
 
 def test_options_are_checked_by_the_constructor() -> None:
@@ -140,7 +127,8 @@ def test_capability_defaults_are_those_of_a_standby_on_this_host() -> None:
     assert t.peer("miner", 2345) == t.endpoint("miner", 2345) == ("127.0.0.1", 2345)
     assert t.expose_harness(9000) == ("127.0.0.1", 9000)
     assert isinstance(t.workfs(), LocalFS) and t.source_runner() is None
-    assert t.publish_workspace() is None and t.stop_processes() is None
+    t.publish_workspace()  # nothing to hand over, nothing to stop: neither raises
+    t.stop_processes()
     assert not t.reaps(ReapScope()) and t.reap(ReapScope()) == []
     with pytest.raises(TargetError, match="the minimal target does not point at a running API"):
         t.api_info("daemon")
@@ -154,15 +142,6 @@ def test_a_target_missing_a_required_method_cannot_be_built() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         Half({})  # type: ignore[abstract]
-
-
-def test_the_module_shims_call_the_methods() -> None:
-    fake = FakeTarget()
-    assert isinstance(workfs_of(fake), LocalFS) and source_runner_of(fake) is None
-    calls: list[str] = []
-    fake.publish_workspace = lambda: calls.append("published")  # type: ignore[method-assign]
-    publish_workspace(fake)
-    assert calls == ["published"]
 
 
 def test_one_command_result_for_targets_and_sources() -> None:

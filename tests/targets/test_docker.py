@@ -14,7 +14,7 @@ import pytest
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.hostcheck import checks
 from spdrill.plan import Requirements, StandbySpec
-from spdrill.targets import Target, make_target, validate_target_options
+from spdrill.targets import Target, target_class, validate_target_options
 from spdrill.targets.docker import DockerTarget, reap
 from spdrill.targets.docker import kit as dockerkit
 
@@ -232,5 +232,5 @@ def test_free_ports_are_never_handed_out_twice(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_registry_builds_a_docker_target() -> None:
-    target = make_target("docker", {})
+    target = target_class("docker")({}, StandbySpec())
     assert isinstance(target, DockerTarget) and isinstance(target, Target)

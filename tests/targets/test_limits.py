@@ -119,7 +119,11 @@ def test_ssh_nohup_spawn_command_carries_the_ulimit(tmp_path: Path, monkeypatch:
     target.root, target.drill_id = tmp_path, "20261126T000000Z-abcdef"
     (tmp_path / "pids").mkdir()
     sent: list[str] = []
-    monkeypatch.setattr(target, "_sh", lambda command, timeout: sent.append(command) or SimpleNamespace(rc=0))
+    def sh(command: str, timeout: float) -> SimpleNamespace:
+        sent.append(command)
+        return SimpleNamespace(rc=0)
+
+    monkeypatch.setattr(target, "_sh", sh)
     target.spawn("worker", ["lotus-worker", "run", "--windowpost"], env={}, port=3456)
     (command,) = sent
     assert command.index("ulimit -S -n") < command.index("setsid sh -c")
@@ -144,7 +148,7 @@ def test_docker_worker_container_gets_a_nofile_ulimit(tmp_path: Path, monkeypatc
 
     target = DockerTarget({"gpus": "none"})
     target.root, target.network = tmp_path, SimpleNamespace(name="spdrill-x")
-    target.subnet = ipaddress.ip_network("10.213.7.0/24")
+    target.subnet = ipaddress.IPv4Network("10.213.7.0/24")
     target.client = SimpleNamespace(containers=SimpleNamespace(run=run),
                                     api=SimpleNamespace(create_endpoint_config=lambda **kw: kw))
     monkeypatch.setattr(target, "publish_workspace", lambda: None)

@@ -14,7 +14,7 @@ import pytest
 
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.plan import StandbySpec
-from spdrill.targets import Target, make_target, validate_target_options
+from spdrill.targets import Target, target_class, validate_target_options
 from spdrill.targets.ssh import SshTarget
 from spdrill.targets.ssh import conn as sshconn
 from spdrill.targets.ssh import target as ssh_target
@@ -202,7 +202,7 @@ def test_direct_api_uses_the_host_address() -> None:
 
 
 def test_registry_builds_an_ssh_target() -> None:
-    target = make_target("ssh", {"host": "gpu1"}, bindir="/opt/lotus/bin")
+    target = target_class("ssh")({"host": "gpu1"}, StandbySpec(bindir="/opt/lotus/bin"))
     assert isinstance(target, SshTarget) and isinstance(target, Target) and target.bindir == "/opt/lotus/bin"
 
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any, overload
+from typing import Any
 
 from spdrill.errors import PlanError
-from spdrill.plan import Plan, Requirements, StandbySpec
-from spdrill.snapshots.runner import CommandRunner
+from spdrill.plan import Plan
 from spdrill.targets.base import CommandResult, Host, HostResult, ReapScope, Target
-from spdrill.workfs import WorkFS
 
 # The kinds a plan may name, in the order `spdrill cleanup` asks them (this host first, then engines, then hosts).
 _REGISTRY = {
@@ -24,8 +22,8 @@ _REGISTRY = {
     "ssh": "spdrill.targets.ssh.target:SshTarget",
 }
 
-__all__ = ["CommandResult", "Host", "HostResult", "ReapScope", "Target", "make_target", "publish_workspace",
-           "source_runner_of", "target_class", "target_classes", "validate_target_options", "workfs_of"]
+__all__ = ["CommandResult", "Host", "HostResult", "ReapScope", "Target", "make_target", "target_class",
+           "target_classes", "validate_target_options"]
 
 
 def target_class(kind: str) -> type[Target]:
@@ -49,40 +47,6 @@ def validate_target_options(kind: str, options: Mapping[str, Any]) -> None:
     target_class(kind).validate(options)
 
 
-@overload
-def make_target(plan: Plan, /) -> Target: ...
-
-
-@overload
-def make_target(kind: str, options: Mapping[str, Any], /, **standby: Any) -> Target: ...
-
-
-def make_target(plan: Plan | str, options: Mapping[str, Any] | None = None, /, **standby: Any) -> Target:
-    """Build the target named by the plan: `make_target(plan)`.
-
-    The older form `make_target(kind, options, bindir=..., requirements=...)` builds the same target from those
-    pieces of a plan's `[standby]` section; it stays until every caller passes the plan.
-    """
-    if isinstance(plan, Plan):
-        return target_class(plan.target.kind)(plan.target.options, plan.standby)
-    unknown = set(standby) - {"bindir", "requirements"}
-    if unknown:
-        raise TypeError(f"make_target() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    spec = StandbySpec(bindir=standby.get("bindir"), requirements=standby.get("requirements") or Requirements())
-    return target_class(plan)(options if options is not None else {}, spec)
-
-
-# One-line shims for the bring-up until it calls the methods itself.
-def workfs_of(target: Target) -> WorkFS:
-    """The file system of the target's drill folder (`target.workfs()`)."""
-    return target.workfs()
-
-
-def source_runner_of(target: Target) -> CommandRunner | None:
-    """Where restore-point sources run their commands (`target.source_runner()`)."""
-    return target.source_runner()
-
-
-def publish_workspace(target: Target) -> None:
-    """Hand the restored drill folder to a target that keeps its own copy (`target.publish_workspace()`)."""
-    target.publish_workspace()
+def make_target(plan: Plan) -> Target:
+    """Build the target named by the plan, from its `[target]` options and `[standby]` section."""
+    return target_class(plan.target.kind)(plan.target.options, plan.standby)
