@@ -97,24 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args)
         if args.command == "check-backup":
             return _check_backup(args.file)
-        if args.command == "cleanup":
-            from spdrill.reaper import reap, roots_of_plan
+        if args.command == "cleanup":  # this host, then each kind of target (Target.reap), in one place
+            from spdrill.reaper import cleanup
 
-            workdir, roots = args.workdir, list[Path]()
-            if args.plan is not None:
-                workdir, roots = roots_of_plan(args.plan)
-            lines = reap(drill_id=args.drill, workdir=workdir, extra_roots=roots)
-            try:
-                from spdrill.targets.docker import reap as reap_docker
-
-                lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_docker(args.drill)
-            except DrillError as exc:  # no engine here: nothing of ours can be running in one
-                lines.append(f"docker: skipped ({exc})")
-            if args.plan is not None:  # the plan's ssh host: folders, processes and units of killed drills
-                from spdrill.targets.ssh.reap import reap_plan
-
-                lines = [ln for ln in lines if ln != "nothing to clean up"] + reap_plan(args.plan, args.drill)
-            for line in lines or ["nothing to clean up"]:
+            for line in cleanup(drill_id=args.drill, workdir=args.workdir, plan_path=args.plan):
                 print(line)
             return EXIT_OK
         if args.command == "snapshots":

@@ -128,13 +128,6 @@ def reap(*, drill_id: str | None = None, workdir: Path = DEFAULT_WORKDIR,
     return removed or [NOTHING]
 
 
-def roots_of_plan(plan_path: Path) -> tuple[Path, list[Path]]:
-    """The local work folder and the extra workspace roots a plan's sources use."""
-    from spdrill.planload import load_validated
-
-    return _roots(load_validated(plan_path))
-
-
 def _roots(plan: Plan) -> tuple[Path, list[Path]]:
     workdir = Path(str(plan.target.options.get("workdir", DEFAULT_WORKDIR)))
     roots = [Path(str(s.table["workspace_root"])) for s in plan.restore.sources if "workspace_root" in s.table]

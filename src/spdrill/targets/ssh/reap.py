@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import signal
-from pathlib import Path
 from typing import Any
 
 from spdrill.reaper import drill_processes
@@ -68,15 +67,3 @@ def sweep(conn: Any, opts: sshconn.SshOptions, *, drill_id: str | None) -> list[
                 os.kill(pid, signal.SIGKILL)
                 removed.append(f"process {pid} (drill {did})")
     return removed + sshconn.reap_control_dirs()
-
-
-def reap_plan(plan_path: Path, drill_id: str | None) -> list[str]:
-    """`spdrill cleanup --plan`: sweep the plan's ssh host (`SshTarget.reap`); [] for other targets.
-
-    Kept for the CLI until it calls `spdrill.reaper.cleanup`, which asks every target class itself.
-    """
-    from spdrill.planload import load_validated
-    from spdrill.targets.base import ReapScope
-    from spdrill.targets.ssh.target import SshTarget
-
-    return SshTarget.reap(ReapScope(drill_id=drill_id, plan=load_validated(plan_path)))
