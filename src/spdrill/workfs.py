@@ -126,7 +126,7 @@ class RunnerFS:
 
     def _sh(self, script: str) -> tuple[int, str, str]:
         res = self.runner.run(["sh", "-c", script], timeout=self.timeout)
-        return res.rc, res.stdout, res.stderr
+        return res.returncode, res.stdout, res.stderr
 
     def _ok(self, script: str, what: str) -> str:
         rc, out, err = self._sh(script)

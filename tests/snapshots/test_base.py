@@ -16,7 +16,7 @@ from spdrill.snapshots import RestorePoint, Workspace, check_drill_id, load_sour
 
 def test_exports_are_curated() -> None:
     assert sorted(snapshots.__all__) == [
-        "CommandRunner", "CompletedCommand", "LocalRunner", "RestorePoint", "RetentionCheck", "SetMember",
+        "CommandResult", "CommandRunner", "LocalRunner", "RestorePoint", "RetentionCheck", "SetMember",
         "SnapshotSetChoice", "Source", "Workspace", "check_drill_id", "choose", "cleanup", "human_delta",
         "load_source", "retention_report", "select_set", "source_kinds",
     ]  # fmt: skip

@@ -10,17 +10,17 @@ from spdrill.snapshots.runner import LocalRunner, check
 
 def test_runs_without_a_shell_and_returns_output() -> None:
     done = LocalRunner().run(["printf", "%s|", "a b", "$HOME"], timeout=10)
-    assert (done.rc, done.stdout, done.stderr) == (0, "a b|$HOME|", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "a b|$HOME|", "")
 
 
 def test_missing_program_is_rc_127() -> None:
     done = LocalRunner().run(["spdrill-no-such-program"], timeout=10)
-    assert done.rc == 127 and "not found" in done.stderr
+    assert done.returncode == 127 and "not found" in done.stderr
 
 
 def test_timeout_is_rc_124() -> None:
     done = LocalRunner().run(["sleep", "5"], timeout=0.2)
-    assert done.rc == 124 and "timed out" in done.stderr
+    assert done.returncode == 124 and "timed out" in done.stderr
 
 
 def test_check_names_what_failed_and_the_complaint() -> None:

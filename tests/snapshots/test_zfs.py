@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from spdrill.errors import InputError, TargetError, UsageError
-from spdrill.snapshots import CompletedCommand, RestorePoint, cleanup, load_source
+from spdrill.snapshots import CommandResult, RestorePoint, cleanup, load_source
 from spdrill.snapshots.zfs import ZfsSource, parse_snapshot_list
 
 DATA = Path(__file__).parent / "data"
@@ -171,24 +171,24 @@ def test_foreign_restore_point_is_refused(zpool: Any, tmp_path: Path) -> None:
 class ReplayRunner:
     """Answers recorded output for argv prefixes: OpenZFS cannot run here (no kernel module), its output can."""
 
-    def __init__(self, answers: dict[tuple[str, ...], CompletedCommand]) -> None:
+    def __init__(self, answers: dict[tuple[str, ...], CommandResult]) -> None:
         self.answers = answers
         self.calls: list[tuple[str, ...]] = []
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> CompletedCommand:
+    def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
         args = tuple(argv)
         self.calls.append(args)
         for prefix, done in self.answers.items():
             if args[: len(prefix)] == prefix:
-                return CompletedCommand(args, done.rc, done.stdout, done.stderr)
-        return CompletedCommand(args, 1, "", f"unexpected command {args}")
+                return CommandResult(args, done.returncode, done.stdout, done.stderr)
+        return CommandResult(args, 1, "", f"unexpected command {args}")
 
 
 def test_openzfs_host_gives_exact_times_holds_and_snapshot_folders() -> None:
     runner = ReplayRunner({
-        ("zfs", "list", "-H", "-p"): CompletedCommand((), 0, OPENZFS_P, ""),
-        ("zfs", "get", "-H", "-o", "value", "mountpoint"): CompletedCommand((), 0, "/tank/lotus\n", ""),
-        ("test", "-d", "/tank/lotus/.zfs/snapshot"): CompletedCommand((), 0, "", ""),
+        ("zfs", "list", "-H", "-p"): CommandResult((), 0, OPENZFS_P, ""),
+        ("zfs", "get", "-H", "-o", "value", "mountpoint"): CommandResult((), 0, "/tank/lotus\n", ""),
+        ("test", "-d", "/tank/lotus/.zfs/snapshot"): CommandResult((), 0, "", ""),
     })  # fmt: skip
     rps = ZfsSource("tank/lotus", runner, snapshot_prefix="auto-").restore_points()
     assert [(rp.name, rp.path, rp.protected) for rp in rps] == [
@@ -200,7 +200,7 @@ def test_openzfs_host_gives_exact_times_holds_and_snapshot_folders() -> None:
 
 def test_a_failing_zfs_list_is_reported_not_parsed() -> None:
     runner = ReplayRunner(
-        {("zfs", "list"): CompletedCommand((), 1, "", "cannot open 'tank/x': dataset does not exist")}
+        {("zfs", "list"): CommandResult((), 1, "", "cannot open 'tank/x': dataset does not exist")}
     )
     with pytest.raises(TargetError, match="could not list snapshots of tank/x: .*dataset does not exist"):
         ZfsSource("tank/x", runner).restore_points()

@@ -8,11 +8,11 @@ from typing import ClassVar
 
 import pytest
 
+import spdrill.snapshots
 import spdrill.targets
 from spdrill import reaper
 from spdrill.errors import CannotRunError, PlanError, TargetError
 from spdrill.plan import Requirements, StandbySpec, parse_plan
-from spdrill.snapshots import CompletedCommand
 from spdrill.snapshots.runner import CommandResult, LocalRunner
 from spdrill.targets import (
     ReapScope,
@@ -145,10 +145,10 @@ def test_a_target_missing_a_required_method_cannot_be_built() -> None:
 
 
 def test_one_command_result_for_targets_and_sources() -> None:
-    assert spdrill.targets.CommandResult is CommandResult is CompletedCommand
+    assert spdrill.targets.CommandResult is CommandResult is spdrill.snapshots.CommandResult
     done = LocalRunner().run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
     assert isinstance(done, CommandResult)
-    assert (done.argv[0], done.returncode, done.rc, done.stdout, done.stderr) == ("sh", 3, 3, "out\n", "err\n")
+    assert (done.argv[0], done.returncode, done.stdout, done.stderr) == ("sh", 3, "out\n", "err\n")
     with pytest.raises(AttributeError):
         done.returncode = 0  # type: ignore[misc]
 

@@ -123,9 +123,9 @@ def test_runner_for_snapshot_sources(sshd: Sshd, tmp_path: Path) -> None:
     try:
         runner = target.runner()
         done = runner.run(["sh", "-c", "echo 'a b'; exit 2"], timeout=10)
-        assert (done.argv[0], done.rc, done.stdout) == ("sh", 2, "a b\n")
-        assert runner.run(["no-such-zfs-tool", "list"], timeout=10).rc == 127
-        assert runner.run(["sleep", "20"], timeout=1).rc == 124
+        assert (done.argv[0], done.returncode, done.stdout) == ("sh", 2, "a b\n")
+        assert runner.run(["no-such-zfs-tool", "list"], timeout=10).returncode == 127
+        assert runner.run(["sleep", "20"], timeout=1).returncode == 124
     finally:
         target.close()
 

@@ -8,12 +8,12 @@ protection and retention, `cleanup` reaps what a killed drill left.
 from .base import RestorePoint, Source, Workspace, check_drill_id, human_delta, load_source, source_kinds
 from .cleanup import cleanup
 from .retention import RetentionCheck, retention_report
-from .runner import CommandRunner, CompletedCommand, LocalRunner
+from .runner import CommandResult, CommandRunner, LocalRunner
 from .sets import SetMember, SnapshotSetChoice, choose, select_set
 
 __all__ = [
     "CommandRunner",
-    "CompletedCommand",
+    "CommandResult",
     "LocalRunner",
     "RestorePoint",
     "RetentionCheck",

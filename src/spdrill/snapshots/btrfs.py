@@ -63,9 +63,9 @@ class BtrfsSource:
                 continue  # our own workspaces, should root be this folder
             path = self.path / name
             shown = self.runner.run(["btrfs", "subvolume", "show", str(path)], timeout=_TIMEOUT)
-            if shown.rc == 127:
+            if shown.returncode == 127:
                 check(self.runner, ["btrfs", "--version"], timeout=30, what="run btrfs (btrfs-progs)")
-            if shown.rc != 0:
+            if shown.returncode != 0:
                 continue  # "Not a Btrfs subvolume": an ordinary folder beside the snapshots
             created, readonly = parse_subvolume_show(shown.stdout)
             points.append(RestorePoint(self.kind, str(path), path, created, readonly))
@@ -79,9 +79,9 @@ class BtrfsSource:
         root = self.workspace_root or root
         slot = claim_slot(self.runner, root, drill_id, self.kind, "btrfs", rp.name)
         done = self.runner.run(["btrfs", "subvolume", "snapshot", str(rp.path), str(slot)], timeout=_TIMEOUT)
-        if done.rc != 0:
+        if done.returncode != 0:
             remove_marked(self.runner, slot, "btrfs")
-            complaint = (done.stderr.strip() or f"exit {done.rc}").splitlines()[-1]
+            complaint = (done.stderr.strip() or f"exit {done.returncode}").splitlines()[-1]
             raise TargetError(
                 f"could not snapshot {rp.path} to {slot}: {complaint}; the workspace root must be a folder "
                 "on the same btrfs filesystem as the snapshots: set the source's `workspace_root` in the plan"

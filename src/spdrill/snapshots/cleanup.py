@@ -63,10 +63,10 @@ def claim_slot(runner: CommandRunner, root: Path, drill_id: str, kind: str, mode
         script = 'set -C; [ ! -e "$3" ] && printf "%s\\n" "$1" > "$2"'
         marker = f"{path}{MARKER_SUFFIX}"
         done = runner.run(["sh", "-c", script, "sh", json.dumps(record), marker, str(path)], timeout=30)
-        if done.rc == 0:
+        if done.returncode == 0:
             return path
         exists = runner.run(["test", "-e", marker], timeout=30)
-        if exists.rc != 0 and runner.run(["test", "-e", str(path)], timeout=30).rc != 0:
+        if exists.returncode != 0 and runner.run(["test", "-e", str(path)], timeout=30).returncode != 0:
             raise TargetError(f"could not write marker {marker}: {done.stderr.strip() or 'unknown error'}")
     raise TargetError(f"no free workspace slot under {root} for drill {drill_id}: remove old ones")
 
@@ -75,10 +75,10 @@ def remove_marked(runner: CommandRunner, path: Path, mode: str) -> None:
     """Remove the workspace at `path` by how it was made, then its marker."""
     if mode == "overlay":
         merged = path / "merged"
-        if runner.run(["mountpoint", "-q", str(merged)], timeout=30).rc == 0:
+        if runner.run(["mountpoint", "-q", str(merged)], timeout=30).returncode == 0:
             check(runner, ["umount", str(merged)], timeout=120, what=f"unmount overlay {merged}")
     if mode == "btrfs":
-        if runner.run(["test", "-e", str(path)], timeout=30).rc == 0:
+        if runner.run(["test", "-e", str(path)], timeout=30).returncode == 0:
             check(
                 runner,
                 ["btrfs", "subvolume", "delete", str(path)],

@@ -76,7 +76,7 @@ class DirectorySource:
 
     def restore_points(self) -> list[RestorePoint]:
         """All backup folders and tarballs matching the pattern, oldest first."""
-        if self.runner.run(["test", "-d", str(self.path)], timeout=30).rc != 0:
+        if self.runner.run(["test", "-d", str(self.path)], timeout=30).returncode != 0:
             raise TargetError(
                 f"restore-point folder {self.path} does not exist or is not a folder: "
                 "check the source's `path` in the plan"
@@ -138,9 +138,9 @@ class DirectorySource:
             if not any(c in str(src) + str(slot) for c in ",:"):
                 opts = f"lowerdir={src},upperdir={slot / 'upper'},workdir={slot / 'work'}"
                 done = run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(merged)], timeout=60)
-                if done.rc == 0:
+                if done.returncode == 0:
                     return merged, "overlay"
-                why = (done.stderr.strip() or f"mount exited {done.rc}").splitlines()[-1]
+                why = (done.stderr.strip() or f"mount exited {done.returncode}").splitlines()[-1]
             log.warning("overlay workspace for %s not possible (%s); copying instead (overlay needs root)", src, why)
             check(run, ["rm", "-rf", "--one-file-system", str(slot)], timeout=60, what=f"clear {slot}")
         check(

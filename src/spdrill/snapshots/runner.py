@@ -9,7 +9,7 @@ from typing import Protocol
 
 from spdrill.errors import TargetError
 
-__all__ = ["CommandResult", "CommandRunner", "CompletedCommand", "LocalRunner", "check"]
+__all__ = ["CommandResult", "CommandRunner", "LocalRunner", "check"]
 
 
 @dataclass(frozen=True)
@@ -20,15 +20,6 @@ class CommandResult:
     returncode: int
     stdout: str
     stderr: str
-
-    @property
-    def rc(self) -> int:
-        """The exit status under the name snapshot sources read (and testinfra uses); the same as `returncode`."""
-        return self.returncode
-
-
-# The old name of the one result type; `spdrill.snapshots` still exports it.
-CompletedCommand = CommandResult
 
 
 class CommandRunner(Protocol):

@@ -76,7 +76,7 @@ class ZfsSource:
         argv = ["zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,creation,userrefs",
                 "-s", "creation", "-d", "1", self.dataset]  # fmt: skip
         done = self.runner.run(argv, timeout=_TIMEOUT)
-        if done.rc == 0:
+        if done.returncode == 0:
             return parse_snapshot_list(done.stdout, parsable=True)
         if "invalid option 'p'" not in done.stderr:
             check(self.runner, argv, timeout=_TIMEOUT, what=what)
@@ -91,7 +91,7 @@ class ZfsSource:
             timeout=_TIMEOUT,
         )
         seconds = dict(line.split("\t", 1) for line in exact.stdout.splitlines() if "\t" in line)
-        if exact.rc != 0 or not all(seconds.get(name, "").isdigit() for name, _, _ in listed):
+        if exact.returncode != 0 or not all(seconds.get(name, "").isdigit() for name, _, _ in listed):
             return listed
         refined = [(name, datetime.fromtimestamp(int(seconds[name]), UTC), holds) for name, _, holds in listed]
         return sorted(refined, key=lambda s: s[1])
@@ -99,11 +99,11 @@ class ZfsSource:
     def _snapshot_dir(self) -> Path | None:
         done = self.runner.run(["zfs", "get", "-H", "-o", "value", "mountpoint", self.dataset], timeout=_TIMEOUT)
         mountpoint = done.stdout.strip()
-        if done.rc != 0 or not mountpoint.startswith("/"):
+        if done.returncode != 0 or not mountpoint.startswith("/"):
             return None
         snapdir = Path(mountpoint) / ".zfs" / "snapshot"
         # zfs-fuse has no .zfs folder; then a snapshot's files are readable only through a clone.
-        return snapdir if self.runner.run(["test", "-d", str(snapdir)], timeout=30).rc == 0 else None
+        return snapdir if self.runner.run(["test", "-d", str(snapdir)], timeout=30).returncode == 0 else None
 
     def restore_points(self) -> list[RestorePoint]:
         """The dataset's snapshots (matching the prefix), oldest first; a hold marks one protected."""
@@ -135,7 +135,7 @@ class ZfsSource:
             i
             for i in range(10_000)
             if f"{pool}/spdrill-{drill_id}-{i}" not in taken
-            and self.runner.run(["test", "-e", str(root / f"spdrill-{drill_id}-zfs-{i}")], timeout=30).rc != 0
+            and self.runner.run(["test", "-e", str(root / f"spdrill-{drill_id}-zfs-{i}")], timeout=30).returncode != 0
         )
         clone = f"{pool}/spdrill-{drill_id}-{n}"
         mountpoint = root / f"spdrill-{drill_id}-zfs-{n}"
@@ -167,7 +167,7 @@ _RETRY_BUSY = Retrying(
 
 def _destroy_clone(runner: CommandRunner, clone: str, mountpoint: Path | None) -> None:
     """Destroy one clone (never -r/-R, so nothing but the clone can go) and its empty mount folder."""
-    if runner.run(["zfs", "list", "-H", "-o", "name", clone], timeout=_TIMEOUT).rc == 0:
+    if runner.run(["zfs", "list", "-H", "-o", "name", clone], timeout=_TIMEOUT).returncode == 0:
         _RETRY_BUSY(check, runner, ["zfs", "destroy", "-f", clone], timeout=_TIMEOUT, what=f"destroy clone {clone}")
     if mountpoint is not None:
         runner.run(["rmdir", str(mountpoint)], timeout=30)
@@ -186,9 +186,9 @@ def reap_clones(runner: CommandRunner, drill_id: str | None) -> list[str]:
         f"{DRILL_PROPERTY},{OWNER_PROPERTY},mountpoint",
     ]
     done = runner.run(argv, timeout=_TIMEOUT)
-    if done.rc == 127 or any(s in done.stdout + done.stderr for s in _NO_ZFS):
+    if done.returncode == 127 or any(s in done.stdout + done.stderr for s in _NO_ZFS):
         return []  # no zfs tools, daemon or module on this host: nothing of ours can exist
-    if done.rc != 0:
+    if done.returncode != 0:
         check(runner, argv, timeout=_TIMEOUT, what="list marked ZFS clones")
     props: dict[str, dict[str, str]] = {}
     for line in done.stdout.splitlines():
