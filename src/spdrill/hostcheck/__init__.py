@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from spdrill.hostcheck.checks import (
     NoGpuDriver,
-    Shell,
     Verdict,
     gpu_report,
     host_memory,
@@ -21,7 +20,7 @@ from spdrill.hostcheck.nvidia import Gpu, GpuReport, parse_list, parse_query_csv
 from spdrill.hostcheck.params import Manifest, ParamFile, ParamsReport, describe, load_manifest
 
 __all__ = [
-    "Gpu", "GpuReport", "Manifest", "Memory", "NoGpuDriver", "ParamFile", "ParamsReport", "Shell",
+    "Gpu", "GpuReport", "Manifest", "Memory", "NoGpuDriver", "ParamFile", "ParamsReport",
     "Verdict", "describe", "gpu_report", "judge_driver", "judge_gpu_memory", "judge_gpu_model",
     "judge_gpu_present", "judge_ram", "load_manifest", "host_memory", "param_cache_dir", "parse_list",
     "parse_memory", "parse_query_csv", "parse_query_xml", "proof_params",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from spdrill.errors import InputError
 from spdrill.hostcheck import memory as mem
@@ -19,14 +18,9 @@ from spdrill.hostcheck.params import (
     parse_b2sum,
     parse_listing,
 )
+from spdrill.targets.base import Host
 
 NOT_FOUND = 127  # the shell's "command not found"
-
-
-class Shell(Protocol):
-    """The part of a testinfra Host the checks use: `run(command % quoted args)`."""
-
-    def run(self, command: str, *args: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +35,7 @@ class NoGpuDriver(InputError):
     """nvidia-smi is missing or failed on the host."""
 
 
-def gpu_report(host: Shell) -> nvidia.GpuReport:
+def gpu_report(host: Host) -> nvidia.GpuReport:
     """The host's GPUs from `nvidia-smi --query-gpu`, with the CUDA version from `nvidia-smi -q -x`."""
     r = host.run(nvidia.QUERY_COMMAND)
     if r.rc == NOT_FOUND:
@@ -103,7 +97,7 @@ def judge_driver(report: nvidia.GpuReport) -> Verdict:
     return Verdict(True, f"NVIDIA driver {report.driver_version}{cuda}")
 
 
-def host_memory(host: Shell) -> mem.Memory:
+def host_memory(host: Host) -> mem.Memory:
     """RAM of the host (capped by its cgroup limit)."""
     r = host.run(mem.COMMAND)
     if r.rc != 0:
@@ -121,7 +115,7 @@ def judge_ram(m: mem.Memory, need: int) -> Verdict:
                    "[standby.requirements] ram")
 
 
-def param_cache_dir(host: Shell, standby_env: Mapping[str, str]) -> str:
+def param_cache_dir(host: Host, standby_env: Mapping[str, str]) -> str:
     """Where the standby looks for parameters: the plan's env, else the host's env, else Lotus's default."""
     if standby_env.get(CACHE_ENV):
         return standby_env[CACHE_ENV]
@@ -129,7 +123,7 @@ def param_cache_dir(host: Shell, standby_env: Mapping[str, str]) -> str:
     return r.stdout.strip() if r.rc == 0 and r.stdout.strip() else DEFAULT_CACHE
 
 
-def proof_params(host: Shell, manifest: Manifest, sector_size: int, cache_dir: str, *,
+def proof_params(host: Host, manifest: Manifest, sector_size: int, cache_dir: str, *,
                  verify_digests: bool = False) -> ParamsReport:
     """List the cache on the host and judge it; with `verify_digests`, b2sum each required file there."""
     r = host.run("find %s -maxdepth 1 -type f -printf '%%f\\t%%s\\n'", cache_dir)
