@@ -13,7 +13,7 @@ from typing import Any
 from spdrill.errors import PlanError
 from spdrill.plan import Plan, TargetSpec, load_plan
 from spdrill.snapshots import load_source
-from spdrill.targets import validate_target_options
+from spdrill.targets import target_class, validate_target_options
 
 
 def _validate_source(table: Mapping[str, Any], where: str) -> None:
@@ -35,12 +35,8 @@ def apply_candidate(plan: Plan, candidate: str) -> Plan:
     kind, _, value = candidate.partition("=")
     if kind == "bin" and value:
         return dataclasses.replace(plan, standby=dataclasses.replace(plan.standby, bindir=value))
-    if kind == "image" and value:
-        if plan.target.kind != "docker":
-            raise PlanError(f"--candidate image=… needs the docker target; this plan's target is {plan.target.kind}",
-                            field="target.kind")
-        options = {k: v for k, v in plan.target.options.items() if k != "images"}
-        options["image"] = value
-        return dataclasses.replace(plan, target=TargetSpec(kind="docker", options=options))
+    if kind == "image" and value:  # a target that runs no images says so (PlanError naming target.kind)
+        options = target_class(plan.target.kind).options_with_image(plan.target.options, value)
+        return dataclasses.replace(plan, target=TargetSpec(kind=plan.target.kind, options=options))
     raise PlanError(f"--candidate: expected bin=DIR or image=REF, found {candidate!r}")
 
