@@ -216,3 +216,25 @@ def test_clone_mount_folder_never_reuses_an_existing_one(zpool: Any, tmp_path: P
     with source.create_workspace(rp, "d1", tmp_path / "ws") as ws:
         assert ws.path.name == "spdrill-d1-zfs-1"
         assert (ws.path / "config.toml").read_bytes() == FILES["config.toml"]
+
+
+def test_a_failed_zfs_command_is_judged_on_its_own_answer_never_re_run() -> None:
+    """A second run may see another host state (zfs-fuse stopping): the error is the first answer's, once."""
+    from spdrill.errors import TargetError
+    from spdrill.snapshots.zfs import reap_clones
+
+    answers = [CommandResult(("zfs", "get"), 1, "", "cannot open 'tank': pool I/O is currently suspended"),
+               CommandResult(("zfs", "get"), 1, "", "internal error: failed to initialize ZFS library")]
+    calls: list[Sequence[str]] = []
+
+    class Flaky:
+        def run(self, argv: Sequence[str], *, timeout: float) -> CommandResult:
+            calls.append(argv)
+            return answers[len(calls) - 1]
+
+    with pytest.raises(TargetError, match="pool I/O is currently suspended"):
+        reap_clones(Flaky(), None)
+    assert len(calls) == 1
+    calls.clear()
+    answers.reverse()  # no ZFS library on this host: nothing of ours can exist there
+    assert reap_clones(Flaky(), None) == [] and len(calls) == 1

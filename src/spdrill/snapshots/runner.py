@@ -9,7 +9,7 @@ from typing import Protocol
 
 from spdrill.errors import TargetError
 
-__all__ = ["CommandResult", "CommandRunner", "LocalRunner", "check"]
+__all__ = ["CommandResult", "CommandRunner", "LocalRunner", "check", "checked"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ class LocalRunner:
 
 def check(runner: CommandRunner, argv: Sequence[str], *, timeout: float, what: str) -> CommandResult:
     """Run argv and raise TargetError naming `what` and the command's own complaint if it fails."""
-    done = runner.run(argv, timeout=timeout)
+    return checked(runner.run(argv, timeout=timeout), what=what)
+
+
+def checked(done: CommandResult, *, what: str) -> CommandResult:
+    """`done` if it succeeded; else TargetError naming `what` and the command's own complaint (never re-run:
+    a second run may see another state of the host than the first did)."""
     if done.returncode != 0:
         complaint = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         hint = " (is it installed?)" if done.returncode == 127 else ""

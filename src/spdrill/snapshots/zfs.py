@@ -11,7 +11,7 @@ from spdrill.errors import InputError, PlanError, TargetError, UsageError
 
 from .base import Options, RestorePoint, Workspace, check_drill_id
 from .cleanup import owner_alive, owner_tag
-from .runner import CommandRunner, check
+from .runner import CommandRunner, check, checked
 
 __all__ = ["ZfsSource", "ZfsSnapshot", "parse_snapshot_list", "reap_clones", "from_options"]
 
@@ -79,7 +79,7 @@ class ZfsSource:
         if done.returncode == 0:
             return parse_snapshot_list(done.stdout, parsable=True)
         if "invalid option 'p'" not in done.stderr:
-            check(self.runner, argv, timeout=_TIMEOUT, what=what)
+            checked(done, what=what)
         # zfs-fuse (and Solaris-era zfs) has no -p for list: read its printed, minute-precise dates...
         argv.remove("-p")
         listed = parse_snapshot_list(check(self.runner, argv, timeout=_TIMEOUT, what=what).stdout, parsable=False)
@@ -188,8 +188,7 @@ def reap_clones(runner: CommandRunner, drill_id: str | None) -> list[str]:
     done = runner.run(argv, timeout=_TIMEOUT)
     if done.returncode == 127 or any(s in done.stdout + done.stderr for s in _NO_ZFS):
         return []  # no zfs tools, daemon or module on this host: nothing of ours can exist
-    if done.returncode != 0:
-        check(runner, argv, timeout=_TIMEOUT, what="list marked ZFS clones")
+    checked(done, what="list marked ZFS clones")
     props: dict[str, dict[str, str]] = {}
     for line in done.stdout.splitlines():
         name, prop, value = (line.split("\t") + ["", ""])[:3]
