@@ -17,6 +17,7 @@ from spdrill.bringup.graph import Graph, GraphRunner, StageBoard, StageFn, Stage
 from spdrill.bringup.miner import MinerStages
 from spdrill.bringup.restoring import restore_stage
 from spdrill.errors import CannotRunError, DrillError, LotusError, LotusUnreachableError
+from spdrill.findings import Finding
 from spdrill.journal import JournalBuilder, PhaseNote
 from spdrill.plan import Plan
 from spdrill.redact import redact
@@ -45,8 +46,8 @@ def stage_table(sb: Standby, miner: MinerStages, board: StageBoard, *,
                 brings_up: bool, mode: failover.FailoverMode | None) -> tuple[Graph, dict[str, StageFn]]:
     """The graph and stage functions of one mode: a drill, the attach target (checks only), or a failover."""
 
-    def on(fn: Callable[[Standby, PhaseNote], object]) -> StageFn:
-        return lambda note: fn(sb, note)  # type: ignore[return-value]
+    def on(fn: Callable[[Standby, PhaseNote], Finding]) -> StageFn:
+        return lambda note: fn(sb, note)
 
     table: dict[str, StageFn] = {
         "restore": on(restore_stage), "import-chain": on(daemon.import_chain), "start-daemon": on(daemon.start_daemon),
