@@ -2,7 +2,7 @@ import pytest
 
 from spdrill.clock import FakeClock
 from spdrill.errors import LotusRPCError, LotusUnreachableError, SafetyError
-from spdrill.waits import POLL_INTERVAL, ProbeGaveUp, WaitTimeout, wait_for
+from spdrill.waits import POLL_INTERVAL, ProbeGaveUp, Stall, WaitStalled, WaitTimeout, wait_for
 
 
 def test_wait_returns_once_ready_and_polls_within_a_second() -> None:
@@ -78,3 +78,28 @@ def test_an_api_still_loading_is_retried_but_a_finding_is_not() -> None:
     with pytest.raises(SafetyError):
         wait_for(fenced, what="api", deadline=10, sleep=clock.sleep)
     assert clock.elapsed() < 1.0
+
+
+def test_a_wait_whose_progress_stops_ends_at_the_stall_limit_not_the_deadline() -> None:
+    """`lotus sync wait` polls forever (cli/sync.go:249-352, no limit); spdrill's stall is its own policy:
+    a mark that does not move for `limit` seconds ends the wait at once, naming what stopped."""
+    clock = FakeClock()
+    stall = Stall(3.0, now=clock.elapsed)
+    heights = iter([100, 101, 102, 102, 102, 102, 102, 102, 102, 102, 102, 102, 102, 102, 102, 102])
+
+    def probe() -> tuple[bool, str]:
+        h = next(heights)
+        stall.observe(h, lambda secs: f"head stuck at height {h} for {secs:.2f}s")
+        return False, f"height {h}"
+
+    with pytest.raises(WaitStalled, match=r"head stuck at height 102 for 3\.00s"):
+        wait_for(probe, what="chain sync", deadline=3600, sleep=clock.sleep)
+    assert clock.elapsed() == pytest.approx(0.25 * 14)  # moved until 102 (two polls), then 3 s unchanged
+
+
+def test_a_moving_mark_never_stalls() -> None:
+    clock = FakeClock()
+    stall = Stall(1.0, now=clock.elapsed)
+    for height in range(100):
+        stall.observe(height, lambda secs: "stuck")
+        clock.advance(0.9)

@@ -94,6 +94,8 @@ class Timeouts:
     import_chain: float = 3 * 3600.0
     sync: float = 4 * 3600.0
     post: float = CHALLENGE_WINDOW_S * 1.0
+    # A wait that sees no progress (the sync head's height) for this long ends at once, naming what stopped.
+    stall: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,30 @@ class ProbeGaveUp(DrillError):
     """A probe saw something that will not get better by waiting (a process exited)."""
 
 
+class WaitStalled(ProbeGaveUp):
+    """A wait's observed progress did not move for the plan's `[standby.timeouts] stall`."""
+
+
+class Stall:
+    """Ends a wait whose progress (any comparable mark: a height, a count of bytes) has not moved for `limit`
+    seconds: `observe` raises WaitStalled with the sentence it is given, instead of waiting out the deadline."""
+
+    def __init__(self, limit: float, *, now: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._now = now
+        self._mark: object = None
+        self._since: float | None = None
+
+    def observe(self, mark: object, stuck: Callable[[float], str]) -> None:
+        """Note the current progress mark; past the limit without a change, raise WaitStalled(stuck(seconds))."""
+        t = self._now()
+        if self._since is None or mark != self._mark:
+            self._mark, self._since = mark, t
+            return
+        if t - self._since >= self.limit:
+            raise WaitStalled(stuck(t - self._since))
+
+
 def wait_for(probe: Callable[[], tuple[bool, str]], *, what: str, deadline: float,
              interval: float = POLL_INTERVAL, sleep: Callable[[float], None] = time.sleep,
              transient: tuple[type[BaseException], ...] = (CannotRunError, LotusError)) -> str:

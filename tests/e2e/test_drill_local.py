@@ -275,3 +275,17 @@ def test_a_keyword_selection_is_judged_on_the_checks_it_selects(sim_drill: Calla
     assert {c["name"] for c in record["checks"]} == {"test_chain_snapshot_imported", "test_daemon_synced"}
     assert record["facts"]["checks_expected"] == 2
     assert (run.rc, record["verdict"]) == (0, "pass"), run.stdout + run.stderr
+
+
+def test_a_head_that_never_moves_fails_sync_at_the_stall_limit(sim_drill: Callable[..., SimDrill]) -> None:
+    """The stand-in's head never moves (LOTUS_SIM_NEVER_SYNC): with a 2 min sync timeout and a 3 s stall, the
+    sync check fails within the stall, naming the stuck height and how far behind it is."""
+    sim = sim_drill(env={"LOTUS_SIM_NEVER_SYNC": "1"})
+    sim.edit_plan('sync = "2m"', 'sync = "2m"\nstall = "3s"')
+    run = sim.run()
+    assert run.rc == 1, run.stdout + run.stderr
+    message = run.check("test_daemon_synced")["message"]
+    assert "head stuck at height" in message and "epochs behind" in message and "raise [standby.timeouts] stall" \
+        in message, message
+    sync = next(p for p in run.record["phases"] if p["name"] == "sync")
+    assert sync["outcome"] == "failed" and sync["end"] - sync["start"] < 30  # not the 2 min timeout

@@ -5,10 +5,11 @@ from __future__ import annotations
 from spdrill.bringup.apis import api_up, tail
 from spdrill.bringup.context import Standby
 from spdrill.bringup.probes import StandbyProbe
+from spdrill.duration import format_duration
 from spdrill.errors import InputError
 from spdrill.findings import ChainImportFinding, RoleStarted, SyncFinding
 from spdrill.journal import PhaseNote
-from spdrill.waits import wait_for
+from spdrill.waits import Stall, wait_for
 
 
 def import_chain(sb: Standby, note: PhaseNote) -> ChainImportFinding:
@@ -53,8 +54,24 @@ def sync(sb: Standby, note: PhaseNote) -> SyncFinding:
     """Wait until the daemon is synced as `lotus sync wait` decides."""
     probe = StandbyProbe(sb.target, "daemon")
     client = sb.fullnode(sb.ep.daemon_read)
-    seen = wait_for(lambda: probe.synced(client, note, sb.journal.clock.wall()),
-                    what="chain sync", deadline=sb.plan.standby.timeouts.sync)
+    stall = Stall(sb.plan.standby.timeouts.stall)
+
+    def synced() -> tuple[bool, str]:
+        ready, seen = probe.synced(client, note, sb.journal.clock.wall())
+        head = note.finding
+        if not ready and isinstance(head, SyncFinding) and head.height is not None:
+            stall.observe(head.height, lambda secs: stuck_head(head, secs))
+        return ready, seen
+
+    seen = wait_for(synced, what="chain sync", deadline=sb.plan.standby.timeouts.sync)
     last = note.finding if isinstance(note.finding, SyncFinding) else SyncFinding()
     return SyncFinding(detail=seen, height=last.height, epochs_behind=last.epochs_behind,
                        block_delay=last.block_delay)
+
+
+def stuck_head(head: SyncFinding, seconds: float) -> str:
+    """What a daemon whose head stopped moving looks like, and what usually stops it."""
+    return (f"chain sync: head stuck at height {head.height:,} for {format_duration(seconds)}, "
+            f"{head.epochs_behind or 0:,} epochs behind: the daemon is not getting blocks (no peers? bootstrap "
+            "off? check `lotus net peers` and `lotus sync status` on the standby); raise [standby.timeouts] stall "
+            "if it is only slow")
