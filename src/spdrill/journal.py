@@ -81,6 +81,17 @@ class Check:
 
 
 @dataclass(frozen=True)
+class SkippedCheck:
+    """A check that did not run (turned off by the plan, not applicable, or not run): never counted green."""
+
+    title: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.reason})" if self.reason else self.title
+
+
+@dataclass(frozen=True)
 class RestorePointRecord:
     """A restore point the drill used, and its age at drill start (its RPO)."""
 
@@ -114,8 +125,9 @@ class Journal:
     finished_at: float | None = None
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # reconciliation, exposure tables
     checks_expected: int | None = None  # drill checks collected; a record with fewer ran is no pass
-    skipped: tuple[str, ...] = ()  # checks turned off or not applicable: "title (reason)"
+    skipped: tuple[SkippedCheck, ...] = ()
     interrupted: bool = False
+    could_not_run: str | None = None  # the one root cause when spdrill itself could not run the drill (exit 3)
 
     @property
     def complete(self) -> bool:
@@ -130,10 +142,12 @@ class Journal:
         if self.checks_expected is not None:
             out["checks_expected"] = self.checks_expected
         if self.skipped:
-            out["skipped_checks"] = "; ".join(self.skipped)
+            out["skipped_checks"] = "; ".join(map(str, self.skipped))
             out["checks_skipped"] = len(self.skipped)
         if self.interrupted:
             out["interrupted"] = True
+        if self.could_not_run is not None:
+            out["could_not_run"] = self.could_not_run
         return out
 
 
@@ -154,8 +168,9 @@ class JournalBuilder:
         self._simulated = base.simulated
         self._expected: int | None = None
         self._sections: dict[str, Mapping[str, Any]] = {}
-        self._skipped: list[str] = []
+        self._skipped: list[SkippedCheck] = []
         self._interrupted = False
+        self._could_not_run: str | None = None
 
     @property
     def drill_id(self) -> str:
@@ -192,7 +207,12 @@ class JournalBuilder:
     def skip_check(self, title: str, reason: str = "") -> None:
         """A check that did not run (turned off by the plan, or not applicable): listed, never counted green."""
         with self._lock:
-            self._skipped.append(f"{title} ({reason})" if reason else title)
+            self._skipped.append(SkippedCheck(title, reason))
+
+    def cannot_run(self, cause: str) -> None:
+        """spdrill itself could not run the drill: the one root cause the summary shows (the first one wins)."""
+        with self._lock:
+            self._could_not_run = self._could_not_run or cause
 
     def interrupt(self) -> None:
         """The run was interrupted: whatever passed so far is no pass."""
@@ -247,7 +267,8 @@ class JournalBuilder:
                            versions=dict(self._versions), simulated=self._simulated,
                            finished_at=self.clock.elapsed(), checks_expected=self._expected,
                            sections=dict(self._sections),
-                           skipped=tuple(self._skipped), interrupted=self._interrupted)
+                           skipped=tuple(self._skipped), interrupted=self._interrupted,
+                           could_not_run=self._could_not_run)
 
 
 @dataclass

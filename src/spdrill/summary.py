@@ -23,6 +23,10 @@ def render_summary(journal: Journal, reports: Path | None = None) -> str:
         lines.append("FAILOVER MODE: not a drill. lotus-miner init restore ran"
                      + (f" and pushed ChangePeerID {cid} from the worker address" if cid else
                         " (no ChangePeerID message CID was recorded: see the init-restore phase)"))
+    if journal.could_not_run is not None:
+        lines.append(f"COULD NOT RUN: {journal.could_not_run}")
+        lines.append("     nothing was proven; every check that needed it is SKIP (not run). Fix the cause above "
+                     "and drill again (exit 3)")
     if journal.interrupted:
         lines.append("INTERRUPTED: the drill was stopped before every check ran; this is not a pass")
     obj = journal.objectives

@@ -55,6 +55,7 @@ def test_drill_passes_and_leaves_evidence(sim_drill: Callable[..., SimDrill]) ->
     assert float(props["rto_seconds"]) == pytest.approx(rec["rto_seconds"], abs=1e-3)
     assert props["simulated"] == "true" and props["actor"] == "f01000" and props["mode"] == "drill"
     assert {c.name for c in suite} >= {"sync", "post-dry-run", "test_daemon_synced"}
+    assert suite.skipped == 7 == rec["facts"]["checks_skipped"]  # the drill JUnit lists skipped checks too
     pytest_xml = JUnitXml.fromfile(str(run.reports / "latest" / "junit-pytest.xml"))
     suites = list(pytest_xml)
     assert sum(s.tests for s in suites) == 22 and sum(s.skipped for s in suites) == 7  # host checks, holds
@@ -289,3 +290,24 @@ def test_a_head_that_never_moves_fails_sync_at_the_stall_limit(sim_drill: Callab
         in message, message
     sync = next(p for p in run.record["phases"] if p["name"] == "sync")
     assert sync["outcome"] == "failed" and sync["end"] - sync["start"] < 30  # not the 2 min timeout
+
+
+def test_a_drill_that_cannot_start_shows_one_root_cause(sim_drill: Callable[..., SimDrill]) -> None:
+    """The standby host does not answer: the summary names that cause once; every check is SKIP "not run",
+    none FAIL with the cause pasted in; exit 3; the record and both JUnit files agree."""
+    sim = sim_drill()
+    sim.edit_plan('kind = "local"\n\n[target.local]', 'kind = "ssh"\n\n[target.ssh]\nhost = "127.0.0.1"\n'
+                  'port = 9\nuser = "root"\nconnect_timeout = "3s"')
+    run = sim.run()
+    assert run.rc == 3, run.stdout + run.stderr
+    assert run.stdout.count("COULD NOT RUN: ") == 1 and "  FAIL  " not in run.stdout, run.stdout
+    record = run.record
+    cause = record["facts"]["could_not_run"]
+    assert "127.0.0.1" in cause and record["checks"] == [] and record["verdict"] == "fail"
+    assert record["facts"]["checks_skipped"] == record["facts"]["checks_expected"] == 22
+    assert str(record["facts"]["skipped_checks"]).count(f"not run: {cause}") >= 15  # the rest are plan-off
+    checks = list(JUnitXml.fromfile(str(run.reports / "latest" / "junit-pytest.xml")))
+    assert sum(s.failures + s.errors for s in checks) == 0 and sum(s.skipped for s in checks) == 22
+    (drill_suite,) = list(JUnitXml.fromfile(str(run.reports / "latest" / "junit-drill.xml")))
+    assert drill_suite.failures == 1  # the restore phase: the cause, once; every other stage blocked, not failed
+    assert drill_suite.skipped == 22 + len(record["phases"]) - 1

@@ -25,6 +25,10 @@ def drill_junit(journal: Journal) -> str:
         if not c.passed:
             tc.add_failure_info(message=c.message or "failed")
         cases.append(tc)
+    for skipped in journal.skipped:  # as pytest's JUnit and the record list them: not run, never green
+        tc = TestCase(skipped.title, classname=f"{journal.plan_name}.check")
+        tc.add_skipped_info(message=skipped.reason or "skipped")
+        cases.append(tc)
     measured = measured_rto(journal)
     rps = [rp.age_seconds for rp in journal.restore_points]
     props = {
