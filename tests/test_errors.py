@@ -124,3 +124,28 @@ def test_rpc_error_keeps_what_it_was_given() -> None:
     assert str(err) == "Filecoin.ChainHead failed: boom (JSON-RPC error 1)"
     status = LotusHTTPStatusError("x", status_code=502)
     assert status.status_code == 502 and status.method is None
+
+
+def test_the_tree_in_errors_py_names_every_error_class_spdrill_defines() -> None:
+    """Every DrillError subclass in src/spdrill is drawn in errors.py's docstring: one module lists them all."""
+    import importlib
+    import pkgutil
+
+    import spdrill
+    from spdrill import errors
+
+    for info in pkgutil.walk_packages(spdrill.__path__, "spdrill."):
+        if ".drills." in info.name or info.name.endswith(".drills"):
+            continue
+        importlib.import_module(info.name)
+
+    def subclasses(cls: type) -> set[type]:
+        out = set(cls.__subclasses__())
+        for sub in list(out):
+            out |= subclasses(sub)
+        return out
+
+    doc = errors.__doc__ or ""
+    missing = sorted(c.__name__ for c in subclasses(errors.DrillError)
+                     if c.__module__.startswith("spdrill") and c.__name__ not in doc)
+    assert missing == [], f"not in the tree drawn in errors.py: {missing}"

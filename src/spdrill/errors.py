@@ -29,9 +29,17 @@
   default there; nothing else does.
 
 A Lotus API that answered is never "could not run": the answer is about the standby (or the plan's
-actor on its chain), so it is a finding, exit 1, whoever started the process. Other findings are
-defined next to their use as plain ``DrillError`` subclasses (exit 1): ``waits.WaitTimeout``,
-``waits.ProbeGaveUp``, ``findings.StageProblem``. ``docs/exit-codes.md`` is the table for operators.
+actor on its chain), so it is a finding, exit 1, whoever started the process. The other classes are
+defined next to their use, each a subclass of one above, and listed here so this stays the whole tree:
+
+    DrillError (1)  ├── waits.WaitTimeout          a readiness wait past its deadline
+                    ├── waits.ProbeGaveUp          a probe saw what waiting will not fix (a process exited)
+                    │   └── waits.WaitStalled      no progress for [standby.timeouts] stall
+                    └── findings.StageProblem      a stage ran and found a problem (carries its finding)
+                        └── bringup.probes.PoStError   CheckProvable or the WindowPoSt dry-run found one
+    InputError (2)  └── hostcheck.checks.NoGpuDriver   nvidia-smi missing or failing on the standby host
+
+``docs/exit-codes.md`` is the table for operators.
 
 Messages say what was expected, what was found, and what to do. They never carry a token or a key:
 build them from names and addresses, not from secrets.
