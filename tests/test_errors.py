@@ -140,7 +140,7 @@ def test_the_tree_in_errors_py_names_every_error_class_spdrill_defines() -> None
         importlib.import_module(info.name)
 
     def subclasses(cls: type) -> set[type]:
-        out = set(cls.__subclasses__())
+        out: set[type] = set(cls.__subclasses__())
         for sub in list(out):
             out |= subclasses(sub)
         return out
