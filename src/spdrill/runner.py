@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from spdrill.attachplan import SOURCE as ATTACH_SOURCE
 from spdrill.errors import UsageError
 from spdrill.evidence.record import verdict
 from spdrill.pytest_plugin import Finished, GivenSettings
@@ -48,6 +49,10 @@ def run_drill(options: Options, *, keyword: str | None = None, drills: Path | No
 
     try:
         settings = resolve(options, env=os.environ, demo_dir=demo_dir)
+        if settings.origin == ATTACH_SOURCE:
+            print(f"spdrill: no plan given: drilling the running standby your $FULLNODE_API_INFO and "
+                  f"$MINER_API_INFO point at ({settings.plan.name}); nothing is restored or started.",
+                  file=sys.stderr)
         if settings.baseline is None:
             return _run_once(settings, keyword=keyword, drills=drills)[0]
         return _run_compared(settings, keyword=keyword, drills=drills)

@@ -6,6 +6,7 @@ the first column that gives a value wins, left to right (the README's "Settings"
 
     setting      command line   environment        pytest ini     plan file            default
     plan         --plan         $SPDRILL_PLAN      spdrill_plan   -                    the simulated demo
+                                                                                     (attach: the running APIs)
     target       --target       -                  -              [target] kind        local
     reports      --reports      -                  -              [reports] dir        reports/ beside the plan
     signing key  --sign         -                  -              [reports] sign_key   none: no signed bundle
@@ -106,6 +107,11 @@ def resolve(options: Options, *, env: Mapping[str, str], ini_plan: str = "",
         origin, plan = "$SPDRILL_PLAN", load_validated(Path(env["SPDRILL_PLAN"]))
     elif ini_plan:
         origin, plan = "ini option spdrill_plan", load_validated(Path(ini_plan))
+    elif options.target == "attach":  # the operator's running standby: its own APIs say what to drill
+        from spdrill.attachplan import SOURCE, plan_from_apis
+
+        origin = SOURCE
+        plan = plan_from_apis(env, reports=(options.reports or Path("reports")).resolve())
     else:
         from spdrill.demo import make_demo_plan
 

@@ -4,6 +4,7 @@ restores and starts nothing, and the checks about a restore point (RPO, backup, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +58,29 @@ def test_attach_skips_what_has_no_restore_point_and_judges_the_rest(standby: Sta
     assert "could_not_run" not in record["facts"] and "COULD NOT RUN" not in done.stdout
     for secret in (standby.lotus_repo / "token", standby.miner_repo / "token"):
         assert secret.read_text().strip() not in done.stdout + done.stderr
+
+
+def test_attach_without_a_plan_drills_the_actor_its_miner_reports(tmp_path: Path) -> None:
+    """No plan: the actor comes from the running lotus-miner (ActorAddress), not from the simulated demo."""
+    stand = make_stand(tmp_path / "standby", sectors=24, deadlines=3, miner="f01234")
+    assert stand.import_snapshot().returncode == 0
+    try:
+        stand.start_daemon()
+        stand.start_miner("--nosync")
+        env = {**stand.env, "FULLNODE_API_INFO": _api_info(stand.lotus_repo),
+               "MINER_API_INFO": _api_info(stand.miner_repo)}
+        done = subprocess.run([SPDRILL, "run", "--target", "attach", "--reports", str(tmp_path / "reports")],
+                              env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    finally:
+        stand.stop_all()
+    record = json.loads((tmp_path / "reports" / "latest" / "drill.json").read_text())
+    assert record["actor"] == "f01234" and record["target"] == "attach", done.stdout + done.stderr
+    assert "SIMULATED restore point" not in done.stderr and "nothing is restored or started" in done.stderr
+    assert done.returncode == 1  # the operator's standby holds the worker key: the fence says so
+
+
+def test_attach_without_a_plan_and_without_its_api_variable_says_which(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("FULLNODE_API_INFO", "MINER_API_INFO")}
+    done = subprocess.run([SPDRILL, "run", "--target", "attach"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "$MINER_API_INFO" in done.stderr and "Traceback" not in done.stderr
