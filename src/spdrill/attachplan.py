@@ -7,6 +7,7 @@ the actor is what its lotus-miner says it is (`ActorAddress`), the sector size w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,14 +25,15 @@ def plan_from_apis(env: Mapping[str, str], *, reports: Path) -> Plan:
     """
     target = AttachTarget({})
     info = target.api_info("miner")  # UsageError naming $MINER_API_INFO when it is not set
-    target.api_info("daemon")
+    target.api_info("daemon")  # and $FULLNODE_API_INFO: both named now, before anything runs
     from spdrill.lotus import MinerClient
 
     with MinerClient(info) as miner:
         actor = miner.actor_address()
         sector_size = miner.actor_sector_size(actor)
-    text = (f'[drill]\nname = "attach: {actor} (read from its lotus-miner)"\nactor = "{actor}"\n\n'
+    quoted = json.dumps  # a JSON string is a TOML basic string: the API's answers and the path stay data
+    text = (f'[drill]\nname = {quoted(f"attach: {actor} (read from its lotus-miner)")}\nactor = {quoted(actor)}\n\n'
             '[target]\nkind = "attach"\n\n'
-            f'[standby.requirements]\nsector_size = {sector_size}\n\n'
-            f'[reports]\ndir = "{reports}"\n')
+            f'[standby.requirements]\nsector_size = {int(sector_size)}\n\n'
+            f'[reports]\ndir = {quoted(str(reports))}\n')
     return parse_plan(text, source=SOURCE, base_dir=Path.cwd())
