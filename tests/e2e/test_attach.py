@@ -27,7 +27,8 @@ def standby(tmp_path: Path) -> Iterator[Stand]:
     assert stand.import_snapshot().returncode == 0
     try:
         stand.start_daemon()
-        stand.start_miner("--nosync")  # puts the worker key in its daemon's wallet: PreflightChecks wants it
+        # puts the worker key in its daemon's wallet: PreflightChecks wants it (node/modules/storageminer.go:187-215)
+        stand.start_miner("--nosync")
         stand.start_worker()
         yield stand
     finally:
